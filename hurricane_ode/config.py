@@ -1,0 +1,250 @@
+"""Typed configuration: the one place where defaults live.
+
+Every section is a frozen-ish dataclass with documented defaults. A YAML file
+maps onto :class:`Config` section by section; unknown keys are an error that
+names the key and the section, so a typo never silently falls back to a
+default.
+
+Defaults follow the paper (Park et al., AAAI 2021) where it gives a number:
+Adamax, lr 1e-3 decayed by 0.99 per epoch, batch size 8, lambda_diff = 1.0,
+lambda_img = lambda_seq = 0.003, 5 inputs with gaps up to 48 h, 5 outputs at
+3-hourly steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "DataConfig",
+    "SamplingConfig",
+    "ModelConfig",
+    "SolverConfig",
+    "LossConfig",
+    "TrainConfig",
+    "Config",
+    "load_config",
+    "config_from_dict",
+    "config_to_dict",
+]
+
+
+@dataclass
+class SamplingConfig:
+    """How clips are cut from a regular time series of frames.
+
+    Times are in hours. ``frame_interval_h`` is the spacing of the stored
+    frames (3 h for CAM5 history files).
+    """
+
+    n_inputs: int = 5
+    """Number of input frames per clip (paper: 5)."""
+    n_targets: int = 5
+    """Number of target frames per clip (paper: 5 for extrapolation)."""
+    task: str = "extrapolation"
+    """``extrapolation`` (targets after the last input) or ``interpolation`` (targets between inputs)."""
+    frame_interval_h: float = 3.0
+    """Spacing of the stored frames and of the regular target steps, hours."""
+    max_gap_h: float = 48.0
+    """Largest allowed gap between consecutive input frames, hours (paper: 48 h)."""
+    sampling_rate: float = 0.5
+    """Fraction of the stored frames that are candidates for input (1.0 = every frame, i.e. regular)."""
+    irregular: bool = True
+    """Draw input times at random (True) or evenly spaced at ``sampling_rate`` (False)."""
+    cyclones_only: bool = False
+    """Keep only windows where a cyclone is present (tracks CSV or PSL threshold)."""
+    psl_threshold_pa: float = 99500.0
+    """PSL below this marks a cyclone when no tracks file is given, Pa."""
+    tracks: str | None = None
+    """Path of a tracks CSV (``storm_id,time,lat,lon,...``) used with ``cyclones_only``."""
+
+
+@dataclass
+class DataConfig:
+    """Where training clips come from."""
+
+    source: str = "tiles"
+    """Registered clip source: ``tiles`` (a Zarr tile store), ``bouncing_balls``, ``video_folder`` ..."""
+    path: str | None = None
+    """Tile store / dataset root. ``None`` with ``tiles`` uses the built-in demo world."""
+    basin: str = "natl"
+    """Basin group inside the tile store."""
+    variables: list[str] = field(default_factory=lambda: ["U850", "V850", "PSL"])
+    """Channels, in order."""
+    train_fraction: float = 0.8
+    """Leading fraction of the time axis used for training; the rest is held out."""
+    clips_per_epoch: int = 256
+    """Clips drawn per epoch (clips are sampled at random positions)."""
+    num_workers: int = 0
+    """DataLoader worker processes."""
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+
+
+@dataclass
+class SolverConfig:
+    """ODE solver options, passed through to :func:`torchdiffeq.odeint`."""
+
+    method: str = "euler"
+    """``euler``, ``rk4`` (fixed step) or ``dopri5`` (adaptive)."""
+    step_size: float | None = 0.5
+    """Fixed-step size in model time units (ignored by adaptive methods). ``None``: one step per interval."""
+    rtol: float = 1e-3
+    """Relative tolerance (adaptive methods)."""
+    atol: float = 1e-4
+    """Absolute tolerance (adaptive methods)."""
+    adjoint: bool = False
+    """Back-propagate with the adjoint method (less memory, more compute)."""
+
+
+@dataclass
+class ModelConfig:
+    """Which model, and its architecture. Channel-agnostic: ``in_channels`` is just a number."""
+
+    name: str = "vid_ode"
+    """Registered model name (``vid_ode`` or a baseline such as ``convgru_delta_t``)."""
+    in_channels: int = 3
+    """Channels per frame (3 for U850/V850/PSL or RGB)."""
+    image_size: tuple[int, int] = (64, 64)
+    """Frame size (H, W) the model is built for."""
+    hidden_channels: int = 64
+    """Channels of the latent state h (c')."""
+    base_channels: int = 32
+    """Channels of the first Conv-Encoder layer."""
+    n_downsample: int = 2
+    """Stride-2 stages in the Conv-Encoder (latent grid = image / 2**n_downsample)."""
+    odefunc_layers: int = 2
+    """Conv layers in each derivative network f_theta, f_phi."""
+    time_scale: float = 1.0 / 24.0
+    """Model time units per clip time unit (clip times are hours for climate: 1/24 -> days)."""
+    use_ode_encoder: bool = True
+    """ODE-ConvGRU encoder (True) or channel-concatenated Conv encoder, i.e. ODE-Conv (Table 4, A)."""
+    use_warp: bool = True
+    """Optical-flow warping of the previous frame (Table 4, D)."""
+    use_mask: bool = True
+    """Composition mask (Table 4, E); without it the output is the warped image plus D when warping."""
+    adversarial: bool = True
+    """Image and sequence discriminators (Table 4, C)."""
+    solver: SolverConfig = field(default_factory=SolverConfig)
+
+
+@dataclass
+class LossConfig:
+    """Weights of Eq. 7."""
+
+    lambda_diff: float = 1.0
+    lambda_img: float = 0.003
+    lambda_seq: float = 0.003
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation loop."""
+
+    epochs: int = 500
+    batch_size: int = 8
+    lr: float = 1e-3
+    lr_decay: float = 0.99
+    """Exponential LR decay per epoch."""
+    grad_clip: float | None = 1.0
+    """Clip the gradient norm (stabilises early ODE training); ``None`` disables."""
+    seed: int = 0
+    device: str = "auto"
+    """``auto`` (CUDA if available), ``cpu`` or ``cuda[:N]``."""
+    amp: bool | None = None
+    """bf16 autocast; ``None`` = on for CUDA, off for CPU."""
+    compile: bool = False
+    """``torch.compile`` the generator (GPU only in practice)."""
+    checkpoint_every: int = 200
+    """Write a checkpoint every N optimiser steps (and always at the end)."""
+    log_every: int = 10
+    max_steps: int | None = None
+    """Stop after this many optimiser steps (overrides ``epochs`` when reached first)."""
+    output_dir: str = "runs/default"
+    progress: bool = True
+
+
+@dataclass
+class Config:
+    """Everything one training run needs."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    """Convert a YAML value to the annotated type ``tp`` (dataclasses, tuples, optionals)."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise TypeError(f"config: {where} must be a mapping, got {type(value).__name__}")
+        return _build(tp, value, where)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(args[0], value, where)
+    if origin is tuple:
+        return tuple(value)
+    if origin is list:
+        return list(value)
+    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if tp is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if tp in (int, float, str, bool) and not isinstance(value, tp):
+        raise TypeError(f"config: {where} must be {tp.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls: type, values: dict, where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise KeyError(
+            f"config: unknown key(s) {unknown} in section '{where}'; expected some of {sorted(known)}"
+        )
+    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}") for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict | None) -> Config:
+    """Build a :class:`Config` from nested dicts; missing keys take their defaults."""
+    return _build(Config, values or {}, "config")
+
+
+def config_to_dict(config: Config) -> dict:
+    """Nested plain dict (tuples as lists), suitable for YAML and checkpoints."""
+
+    def plain(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: plain(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [plain(v) for v in x]
+        return x
+
+    return plain(asdict(config))
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a YAML config file. Errors name the file."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"config file not found: {path}")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"config file {path} is not valid YAML: {exc}") from exc
+    try:
+        return config_from_dict(values)
+    except (KeyError, TypeError) as exc:
+        raise type(exc)(f"{path}: {exc.args[0]}") from exc

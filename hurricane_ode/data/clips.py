@@ -1,0 +1,109 @@
+"""The clip: the one data currency between every source and every model.
+
+A clip is a short video of any channels (U850/V850/PSL, RGB, ...) split into
+input frames at (possibly irregular) times and target frames at the query
+times. Nothing here knows what the channels mean.
+
+Shapes (unbatched / batched)::
+
+    inputs        [T_in, C, H, W]   / [B, T_in, C, H, W]   float32
+    input_times   [T_in]            / [B, T_in]            float32, hours (or frame units) since clip origin
+    input_mask    [T_in]            / [B, T_in]            bool, True = frame observed
+    targets       [T_out, C, H, W]  / [B, T_out, C, H, W]
+    target_times  [T_out]           / [B, T_out]
+    target_mask   [T_out]           / [B, T_out]
+
+Times are relative to the clip origin ``t0`` (the paper's ``t_0 = 0``), which
+is the first input time; ``input_times`` are strictly increasing among the
+observed frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+
+import torch
+from torch import Tensor
+
+__all__ = ["Clip", "collate_clips"]
+
+
+@dataclass
+class Clip:
+    """Input and target frames with their times and masks (see module docstring for shapes)."""
+
+    inputs: Tensor
+    input_times: Tensor
+    input_mask: Tensor
+    targets: Tensor
+    target_times: Tensor
+    target_mask: Tensor
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def batched(self) -> bool:
+        return self.inputs.dim() == 5
+
+    def validate(self) -> None:
+        """Check the declared schema; raise ``ValueError`` naming the offending field."""
+        frame_dim = 5 if self.inputs.dim() == 5 else 4
+        if self.inputs.dim() not in (4, 5):
+            raise ValueError(
+                f"Clip.inputs must be [T, C, H, W] or [B, T, C, H, W], got shape {tuple(self.inputs.shape)}"
+            )
+        for name in ("targets",):
+            x = getattr(self, name)
+            if x.dim() != frame_dim or x.shape[frame_dim - 3 :] != self.inputs.shape[frame_dim - 3 :]:
+                raise ValueError(
+                    f"Clip.{name} must have shape [..., T_out, {', '.join(map(str, self.inputs.shape[-3:]))}] "
+                    f"matching inputs {tuple(self.inputs.shape)}, got {tuple(x.shape)}"
+                )
+            if x.shape[: frame_dim - 4] != self.inputs.shape[: frame_dim - 4]:
+                raise ValueError(f"Clip.{name} batch size differs from inputs")
+        for frames, times, mask in (
+            ("inputs", "input_times", "input_mask"),
+            ("targets", "target_times", "target_mask"),
+        ):
+            expect = tuple(getattr(self, frames).shape[: frame_dim - 3])
+            for name in (times, mask):
+                got = tuple(getattr(self, name).shape)
+                if got != expect:
+                    raise ValueError(f"Clip.{name} must have shape {expect} (from {frames}), got {got}")
+        if self.input_mask.dtype != torch.bool or self.target_mask.dtype != torch.bool:
+            raise ValueError("Clip masks must be bool tensors (True = frame present)")
+        if not (torch.is_floating_point(self.input_times) and torch.is_floating_point(self.target_times)):
+            raise ValueError("Clip times must be floating point (hours or frame units)")
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Clip:
+        """Move every tensor to ``device``."""
+        return replace(
+            self,
+            **{f.name: getattr(self, f.name).to(device, non_blocking=non_blocking) for f in fields(self)},
+        )
+
+    def pin_memory(self) -> Clip:
+        return replace(self, **{f.name: getattr(self, f.name).pin_memory() for f in fields(self)})
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.inputs.shape[-3])
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return int(self.inputs.shape[-2]), int(self.inputs.shape[-1])
+
+
+def collate_clips(clips: Sequence[Clip]) -> Clip:
+    """Stack unbatched clips into a batch (a ``DataLoader`` ``collate_fn``).
+
+    All clips must share T_in, T_out, C, H, W; their *times* may differ
+    (each sample keeps its own time grid).
+    """
+    if not clips:
+        raise ValueError("collate_clips: got an empty list of clips")
+    if any(c.batched for c in clips):
+        raise ValueError("collate_clips: expects unbatched clips ([T, C, H, W])")
+    return Clip(**{f.name: torch.stack([getattr(c, f.name) for c in clips]) for f in fields(Clip)})
