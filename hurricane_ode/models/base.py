@@ -88,3 +88,27 @@ def _import_builtin_models() -> None:
         except ModuleNotFoundError as exc:  # pragma: no cover - only while a module is absent
             if exc.name != module:
                 raise
+
+
+def reference_frames(inputs: Tensor, input_times: Tensor, input_mask: Tensor | None, query_times: Tensor) -> Tensor:
+    """The frame X_{s_0} that the decoder's first output warps (Eq. 2), per sample.
+
+    It is the last *observed* input frame at or before the first query time
+    ``query_times[:, 0]`` (for extrapolation: the last input frame X_T); when no
+    observed frame precedes the first query, the first observed frame. Both the
+    model (as the start of the autoregressive composition) and the difference
+    loss (Eq. 6, as X_{s_0} in Delta X_{s_1} = X_{s_1} - X_{s_0}) use this rule.
+
+    inputs ``[B, T, C, H, W]``, input_times ``[B, T]``, input_mask ``[B, T]`` (bool
+    or None = all observed), query_times ``[B, K]`` -> ``[B, C, H, W]``.
+    """
+    import torch
+
+    b, t = input_times.shape
+    mask = torch.ones_like(input_times, dtype=torch.bool) if input_mask is None else input_mask.bool()
+    before = mask & (input_times <= query_times[:, :1] + 1e-6)
+    pos = torch.arange(t, device=inputs.device).expand(b, t)
+    last_before = torch.where(before, pos, torch.full_like(pos, -1)).max(dim=1).values
+    first_obs = torch.where(mask, pos, torch.full_like(pos, t)).min(dim=1).values
+    idx = torch.where(last_before >= 0, last_before, first_obs).clamp(0, t - 1)
+    return inputs[torch.arange(b, device=inputs.device), idx]
