@@ -64,6 +64,10 @@ class SamplingConfig:
     """PSL below this marks a cyclone when no tracks file is given, Pa."""
     tracks: str | None = None
     """Path of a tracks CSV (``storm_id,time,lat,lon,...``) used with ``cyclones_only``."""
+    cyclone_variable: str = "PSL"
+    """Store variable whose tile minimum marks a cyclone (compared with ``psl_threshold_pa``)."""
+    input_drop_prob: float = 0.0
+    """Probability that each input frame is masked out as missing (at least one is kept)."""
 
 
 @dataclass
@@ -84,6 +88,17 @@ class DataConfig:
     """Clips drawn per epoch (clips are sampled at random positions)."""
     num_workers: int = 0
     """DataLoader worker processes."""
+    cache: bool = True
+    """Load the basin's frames into memory once (True) or read each clip lazily (False)."""
+    image_size: tuple[int, int] | None = None
+    """Video sources: frame size (H, W) after centre crop + resize; ``None`` = source default
+    (128 x 128 for real video as in the paper, 32 x 32 for ``bouncing_balls``)."""
+    channels: int | None = None
+    """Video sources: 1 (grey) or 3 (RGB); ``None`` = source default (RGB video, grey balls)."""
+    augment: bool = True
+    """Video sources, train split only: random horizontal flip + rotation in [-10, 10] degrees."""
+    n_videos: int | None = None
+    """Generated video sources (``bouncing_balls``): videos per split; ``None`` = 1000 train / 50 test."""
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
 
 
@@ -129,6 +144,13 @@ class ModelConfig:
     """Optical-flow warping of the previous frame (Table 4, D)."""
     use_mask: bool = True
     """Composition mask (Table 4, E); without it the output is the warped image plus D when warping."""
+    composition: str = "paper"
+    """How D enters Psi: ``paper`` = ``M*W + (1-M)*D`` with D itself compared to the frame difference
+    (as the official code does); ``residual`` = ``M*W + (1-M)*(X_prev + D)``."""
+    n_inputs: int = 5
+    """Input frames per clip; only the ODE-Conv encoder (``use_ode_encoder=False``) depends on it."""
+    disc_base_channels: int = 64
+    """Channels of the first layer of the image and sequence discriminators."""
     adversarial: bool = True
     """Image and sequence discriminators (Table 4, C)."""
     solver: SolverConfig = field(default_factory=SolverConfig)
@@ -168,6 +190,10 @@ class TrainConfig:
     """Stop after this many optimiser steps (overrides ``epochs`` when reached first)."""
     output_dir: str = "runs/default"
     progress: bool = True
+    keep_checkpoints: int = 3
+    """Step-numbered checkpoints kept besides ``last.pt`` (0 = only ``last.pt``)."""
+    ddp_find_unused: bool = False
+    """DDP ``find_unused_parameters`` (set True for ablations that leave parameters unused)."""
 
 
 @dataclass

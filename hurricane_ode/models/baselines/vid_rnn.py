@@ -1,0 +1,147 @@
+"""Vid-RNN: Vid-ODE with every ODE component replaced by a ConvGRU.
+
+Paper reference: Vid-ODE (Park et al., AAAI 2021), section 4.4 "Need for Learning
+the Continuous Video Dynamics" and Figure 8.
+
+What the model does
+-------------------
+* Encoder: Conv-Encoder ``E`` + a ConvGRU over the observed frames in time order
+  (``h = 0`` at the start). Where Vid-ODE evolves ``h`` with ``f_theta`` between
+  observations, Vid-RNN does nothing: it has no notion of elapsed time.
+* Decoder: a ConvGRU rolled out on a *regular* grid of steps of length ``step``
+  (clip time units) from the last observed time ``t_L``: ``h_0 = h_T``,
+  ``h_n = ConvGRU(0, h_{n-1})`` (an autonomous recurrence, the discrete analogue of
+  ``f_phi``; its input is a constant zero plane). The state at a query time
+  ``s = t_L + (n + w) * step`` (``0 <= w < 1``) is the linear interpolation
+  ``(1 - w) h_n + w h_{n+1}`` of the two adjacent regular steps, as the paper
+  describes. Queries before ``t_L`` use ``h_T`` (the rollout only runs forward;
+  Vid-RNN is an extrapolation baseline).
+* Conv-Encoder ``E``, Conv-Decoder ``G(h_{s_i}, h_{s_{i-1}})`` and the warp are
+  Vid-ODE's own modules (:mod:`hurricane_ode.models.vid_ode`). ``G`` gives the
+  difference ``D`` (C channels), flow ``F`` (2 channels, pixels) and mask ``M``
+  (sigmoid), composed exactly as Vid-ODE composes them (Eq. 2,
+  ``ModelConfig.composition``, ``use_warp``, ``use_mask``), starting from
+  :func:`~hurricane_ode.models.base.reference_frames`: ``paper``:
+  ``X_i = M * W(F, X_{i-1}) + (1 - M) * D``; ``residual``: ``... + (1 - M) * (X_{i-1} + D)``;
+  no warp: ``W = X_{i-1}``; no mask: ``W + D``. ``D``, ``F`` and ``M`` are returned
+  for the difference loss and for plots.
+
+``step`` defaults to :attr:`hurricane_ode.config.SamplingConfig.frame_interval_h`
+(the stored frame spacing, 3 h), read from the config class so the default lives
+in one place. Build :class:`VidRNN` directly to use another spacing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from hurricane_ode.config import ModelConfig, SamplingConfig
+from hurricane_ode.models.base import ModelOutput, reference_frames, register_model
+from hurricane_ode.models.baselines._encoders import (
+    check_batch,
+    frame_encoder,
+    last_observed_index,
+    latent_grid,
+)
+from hurricane_ode.models.convgru import ConvGRUCell
+from hurricane_ode.models.vid_ode import ConvDecoder as VidODEDecoder
+from hurricane_ode.models.vid_ode import warp
+
+__all__ = ["VidRNN"]
+
+
+class VidRNN(nn.Module):
+    """Vid-ODE architecture with ConvGRUs in place of the ODEs (see module docstring)."""
+
+    trainable = True
+
+    def __init__(self, config: ModelConfig, step: float = SamplingConfig.frame_interval_h) -> None:
+        super().__init__()
+        latent_grid(config)
+        if not step > 0:
+            raise ValueError(f"VidRNN: step must be > 0 (clip time units), got {step}")
+        self.config = config
+        self.step = float(step)
+        c, hid = config.in_channels, config.hidden_channels
+        self.encoder = frame_encoder(c, config)
+        self.enc_cell = ConvGRUCell(hid, hid)
+        self.dec_cell = ConvGRUCell(1, hid)
+        if config.composition not in ("paper", "residual"):
+            raise ValueError(
+                f"ModelConfig.composition must be 'paper' or 'residual', got '{config.composition}'"
+            )
+        n_out = c + 2 * config.use_warp + config.use_mask
+        # Vid-ODE's own decoder G(h, h_prev): same architecture, only the dynamics differ.
+        self.generator = VidODEDecoder(hid, config.base_channels, config.n_downsample, n_out)
+
+    def _compose(self, raw: Tensor, x_prev: Tensor) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        """Split G's output ``[D | F | M]`` and apply Psi -> (frame, D, flow, mask), as Vid-ODE does."""
+        cfg, c = self.config, self.config.in_channels
+        d, k = raw[:, :c], c
+        flow = None
+        warped = x_prev
+        if cfg.use_warp:
+            flow = raw[:, k : k + 2]
+            k += 2
+            warped = warp(x_prev, flow)
+        filler = x_prev + d if cfg.composition == "residual" else d
+        if cfg.use_mask:
+            m = torch.sigmoid(raw[:, k : k + 1])
+            return m * warped + (1 - m) * filler, d, flow, m
+        return warped + d, d, flow, None
+
+    def forward(
+        self,
+        inputs: Tensor,
+        input_times: Tensor,
+        query_times: Tensor,
+        input_mask: Tensor | None = None,
+        mode: str | None = None,
+    ) -> ModelOutput:
+        """inputs ``[B, T, C, H, W]``, times ``[B, T]`` / ``[B, K]`` (clip units) -> frames ``[B, K, C, H, W]``."""
+        mask = check_batch("vid_rnn", self.config, inputs, input_times, query_times, input_mask)
+        b, t, c = inputs.shape[:3]
+        emb = self.encoder(inputs.flatten(0, 1)).unflatten(0, (b, t))
+        h = emb.new_zeros(b, self.config.hidden_channels, *emb.shape[-2:])
+        for i in range(t):
+            h = torch.where(mask[:, i].view(b, 1, 1, 1), self.enc_cell(emb[:, i], h), h)
+
+        # Regular decoder steps; clip time units are fine here (only ratios to `step` matter).
+        t_last = input_times[torch.arange(b, device=inputs.device), last_observed_index(mask)]
+        pos = ((query_times - t_last[:, None]) / self.step).clamp(min=0.0).to(inputs.dtype)  # [B, K]
+        n_steps = max(1, math.ceil(float(pos.detach().max())) if pos.numel() else 1)
+        states = [h]
+        zero_in = h.new_zeros(b, 1, *h.shape[-2:])
+        for _ in range(n_steps):
+            states.append(self.dec_cell(zero_in, states[-1]))
+        hs = torch.stack(states, dim=1)  # [B, N+1, hid, h', w']
+        lo = pos.floor().long().clamp(max=n_steps - 1)
+        w = (pos - lo.to(pos.dtype)).view(*pos.shape, 1, 1, 1)
+        rows = torch.arange(b, device=inputs.device)[:, None]
+        hq = (1 - w) * hs[rows, lo] + w * hs[rows, lo + 1]  # [B, K, hid, h', w']
+
+        x_prev = reference_frames(inputs, input_times, mask, query_times)
+        h_prev = h
+        frames, diffs, flows, masks = [], [], [], []
+        for k in range(hq.shape[1]):
+            x_prev, d, flow, m = self._compose(self.generator(hq[:, k], h_prev), x_prev)
+            frames.append(x_prev)
+            diffs.append(d)
+            flows.append(flow)
+            masks.append(m)
+            h_prev = hq[:, k]
+        return ModelOutput(
+            frames=torch.stack(frames, 1),
+            difference=torch.stack(diffs, 1),
+            flow=torch.stack(flows, 1) if self.config.use_warp else None,
+            mask=torch.stack(masks, 1) if self.config.use_mask else None,
+        )
+
+
+@register_model("vid_rnn")
+def build_vid_rnn(config: ModelConfig) -> VidRNN:
+    """Factory for :class:`VidRNN` (``step`` = ``SamplingConfig.frame_interval_h``)."""
+    return VidRNN(config)
