@@ -1,0 +1,234 @@
+import warnings
+
+import cftime
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import xarray as xr
+from torch.utils.data import DataLoader
+
+from hurricane_ode.config import DataConfig, SamplingConfig
+from hurricane_ode.data.clips import collate_clips
+from hurricane_ode.data.sampling import window_length
+from hurricane_ode.data.tile_dataset import TileClipDataset
+
+N_T, N_Y, N_X = 60, 16, 16
+STATS = {"U850": (1.0, 5.0), "V850": (-0.5, 4.0), "PSL": (101000.0, 800.0)}
+LOW_FRAMES = (20, 21)  # frames whose PSL dips below 99500 Pa
+TRACK_FRAME = 45  # frame with a track point inside the tile
+SAMPLING = SamplingConfig(sampling_rate=0.5, n_inputs=3, n_targets=2)  # 8-frame windows
+
+
+def make_basin(times, seed=0):
+    rng = np.random.default_rng(seed)
+    n = len(times)
+    data = {
+        "U850": rng.normal(1.0, 5.0, (n, N_Y, N_X)),
+        "V850": rng.normal(-0.5, 4.0, (n, N_Y, N_X)),
+        "PSL": rng.uniform(100000.0, 102000.0, (n, N_Y, N_X)),
+    }
+    for k in LOW_FRAMES:
+        if k < n:
+            data["PSL"][k, 5, 7] = 98000.0
+    # a tile straddling the prime meridian: lon 352..359, 0..7 (0..360 convention)
+    coords = {
+        "time": times,
+        "lat": np.linspace(10.0, 25.0, N_Y),
+        "lon": np.mod(352.0 + np.arange(N_X), 360.0),
+    }
+    ds = xr.Dataset(
+        {v: (("time", "lat", "lon"), a.astype(np.float32)) for v, a in data.items()}, coords=coords
+    )
+    for v, (m, s) in STATS.items():
+        ds[v].attrs.update(norm_mean=m, norm_std=s)
+    return ds
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tiles") / "tiles.zarr"
+    # noleap, 3-hourly, across 28 Feb -> 1 Mar of 2004 (a Gregorian leap year)
+    times = xr.date_range("2004-02-25", periods=N_T, freq="3h", calendar="noleap", use_cftime=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zarr v3 consolidated-metadata notice
+        make_basin(times).to_zarr(path, group="natl", mode="w", consolidated=True)
+        gappy = np.delete(np.arange(N_T), [30, 31])  # two missing frames
+        make_basin(times[gappy], seed=1).to_zarr(path, group="gappy", mode="a", consolidated=True)
+    return path
+
+
+def raw(store, group, var, index):
+    with xr.open_zarr(store, group=group) as ds:
+        return ds[var].values[index]
+
+
+@pytest.mark.parametrize("variables", [("PSL",), ("U850", "PSL"), ("U850", "V850", "PSL")])
+def test_clip_shapes_dtypes_and_normalisation(store, variables):
+    ds = TileClipDataset(store, "natl", variables=variables, sampling=SAMPLING, clips_per_epoch=6)
+    clip = ds[0]
+    c = len(variables)
+    assert clip.inputs.shape == (3, c, N_Y, N_X) and clip.targets.shape == (2, c, N_Y, N_X)
+    assert clip.inputs.dtype == torch.float32 and clip.input_times.dtype == torch.float32
+    assert clip.input_mask.all() and clip.target_mask.all()
+    info = ds.clip_info(0)
+    for ch, v in enumerate(variables):
+        m, s = STATS[v]
+        expect = (raw(store, "natl", v, info["input_index"]) - m) / s
+        np.testing.assert_allclose(clip.inputs[:, ch].numpy(), expect, rtol=1e-5, atol=1e-5)
+        physical = ds.inverse_normalize(clip.targets)[:, ch].numpy()
+        np.testing.assert_allclose(physical, raw(store, "natl", v, info["target_index"]), rtol=1e-5)
+    assert ds.stats == {v: {"mean": STATS[v][0], "std": STATS[v][1]} for v in variables}
+    plain = TileClipDataset(store, "natl", variables=variables, sampling=SAMPLING, normalize=False)
+    np.testing.assert_allclose(
+        plain[0].inputs[:, -1].numpy(), raw(store, "natl", variables[-1], info["input_index"])
+    )
+
+
+def test_times_are_hours_across_noleap_feb_boundary(store):
+    ds = TileClipDataset(store, "natl", sampling=SAMPLING, split="all", clips_per_epoch=None)
+    np.testing.assert_array_equal(ds.frame_hours, 3.0 * np.arange(N_T))
+    crossing = 0
+    for i in range(len(ds)):
+        clip, info = ds[i], ds.clip_info(i)
+        np.testing.assert_array_equal(clip.input_times.numpy(), info["input_hours"])
+        np.testing.assert_array_equal(np.diff(clip.target_times.numpy()), [3.0])
+        assert clip.input_times[0] == 0 and info["origin_time"] == info["input_times"][0]
+        assert clip.target_times[0] - clip.input_times[-1] == 3.0
+        months = {t.month for t in info["input_times"] + info["target_times"]}
+        crossing += months == {2, 3}
+    assert crossing > 0
+    assert cftime.DatetimeNoLeap(2004, 3, 1, 0) in list(ds.times)
+
+
+def test_determinism_and_set_epoch(store):
+    a = TileClipDataset(store, "natl", sampling=SAMPLING, seed=3, clips_per_epoch=8)
+    b = TileClipDataset(store, "natl", sampling=SAMPLING, seed=3, clips_per_epoch=8, cache=False)
+    for i in range(8):
+        x, y = a[i], b[i]  # cached and lazy reads agree, and a new instance agrees
+        assert torch.equal(x.inputs, y.inputs) and torch.equal(x.input_times, y.input_times)
+        assert torch.equal(x.targets, a[i].targets)
+    before = [tuple(a.clip_info(i)["input_index"]) for i in range(8)]
+    a.set_epoch(1)
+    after = [tuple(a.clip_info(i)["input_index"]) for i in range(8)]
+    assert before != after
+    a.set_epoch(0)
+    assert before == [tuple(a.clip_info(i)["input_index"]) for i in range(8)]
+
+
+def test_split_has_no_leakage(store):
+    train = TileClipDataset(store, "natl", sampling=SAMPLING, split="train", clips_per_epoch=None)
+    test = TileClipDataset(store, "natl", sampling=SAMPLING, split="test", clips_per_epoch=None)
+    assert train.split_range == (0, 48) and test.split_range == (48, 60)
+    length = window_length(SAMPLING)
+    assert len(train) == 48 - length + 1 and len(test) == 12 - length + 1
+
+    def used(ds):
+        idx = [
+            np.r_[ds.clip_info(i)["input_index"], ds.clip_info(i)["target_index"]]
+            for i in range(len(ds))
+        ]
+        return np.concatenate(idx)
+
+    tr, te = used(train), used(test)
+    assert tr.max() < 48 <= te.min()
+    assert max(train.times[tr]) < min(test.times[te])
+
+
+def test_missing_frames_in_store(store):
+    ds = TileClipDataset(store, "gappy", sampling=SAMPLING, split="all", clips_per_epoch=None)
+    assert ds.times.size == N_T - 2
+    for i in range(len(ds)):
+        clip = ds[i]
+        expect = clip.input_times[-1] + 3.0 * torch.arange(1, 3)
+        assert torch.equal(clip.target_times, expect)
+        info = ds.clip_info(i)
+        assert not (info["input_index"][0] < 30 <= info["target_index"][-1])
+
+
+def test_cyclone_filter_by_threshold(store):
+    cfg = SamplingConfig(**{**SAMPLING.__dict__, "cyclones_only": True})
+    ds = TileClipDataset(store, "natl", sampling=cfg, split="all", clips_per_epoch=None)
+    assert 0 < len(ds) < N_T
+    for i in range(len(ds)):
+        assert set(ds.clip_info(i)["target_index"]) & set(LOW_FRAMES)
+    lazy = TileClipDataset(
+        store, "natl", variables=("U850",), sampling=cfg, split="all", cache=False
+    )
+    assert np.array_equal(lazy.starts, ds.starts)  # PSL read although not a channel
+    strict = SamplingConfig(**{**cfg.__dict__, "psl_threshold_pa": 90000.0})
+    with pytest.raises(ValueError, match="no window"):
+        TileClipDataset(store, "natl", sampling=strict)
+
+
+def test_cyclone_filter_by_tracks(store, tmp_path):
+    ts = xr.date_range("2004-02-25", periods=N_T, freq="3h", calendar="noleap", use_cftime=True)
+    iso = [t.strftime("%Y-%m-%dT%H:%M:%S") for t in ts]
+    tracks = pd.DataFrame(
+        {
+            "storm_id": ["A", "B", "C"],
+            "basin": ["natl"] * 3,
+            "time": [iso[TRACK_FRAME], iso[5], iso[10]],
+            "lat": [15.0, 15.0, 40.0],  # C: north of the tile
+            "lon": [-2.0, 30.0, 355.0],  # A: -180..180 convention, inside 352..7; B: east of it
+            "min_psl_pa": [99000.0] * 3,
+            "max_wind_ms": [30.0] * 3,
+        }
+    )
+    csv = tmp_path / "tracks.csv"
+    tracks.to_csv(csv, index=False)
+    cfg = SamplingConfig(**{**SAMPLING.__dict__, "cyclones_only": True, "tracks": str(csv)})
+    ds = TileClipDataset(store, "natl", sampling=cfg, split="all", clips_per_epoch=None)
+    assert len(ds) == 2  # two target frames per window -> two windows reach frame 45
+    for i in range(len(ds)):
+        assert TRACK_FRAME in ds.clip_info(i)["target_index"]
+    outside = tracks.iloc[1:]
+    with pytest.raises(ValueError, match="no window"):
+        TileClipDataset(store, "natl", sampling=cfg, split="all", tracks=outside)
+    bad = tracks.assign(time="2004-02-29T00:00:00")
+    with pytest.raises(ValueError, match="noleap"):
+        TileClipDataset(store, "natl", sampling=cfg, split="all", tracks=bad)
+
+
+def test_dataloader_collate_and_input_masking(store):
+    cfg = SamplingConfig(**{**SAMPLING.__dict__, "input_drop_prob": 0.5})
+    ds = TileClipDataset(store, "natl", sampling=cfg, clips_per_epoch=12)
+    batch = next(iter(DataLoader(ds, batch_size=4, collate_fn=collate_clips, num_workers=0)))
+    assert batch.inputs.shape == (4, 3, 3, N_Y, N_X) and batch.targets.shape == (4, 2, 3, N_Y, N_X)
+    assert batch.input_times.shape == (4, 3) and batch.target_mask.shape == (4, 2)
+    masks = torch.stack([ds[i].input_mask for i in range(12)])
+    assert masks.any(dim=1).all() and not masks.all()
+    for i in range(12):
+        clip = ds[i]
+        assert torch.all(clip.inputs[~clip.input_mask] == 0)
+        assert torch.all(clip.input_times[1:] > clip.input_times[:-1])  # times stay
+
+
+def test_interpolation_items(store):
+    cfg = SamplingConfig(task="interpolation", n_inputs=3, n_targets=2, sampling_rate=0.4)
+    ds = TileClipDataset(store, "natl", variables=["V850"], sampling=cfg, clips_per_epoch=10)
+    for i in range(10):
+        clip = ds[i]
+        assert clip.targets.shape == (2, 1, N_Y, N_X)
+        assert torch.all((clip.target_times > 0) & (clip.target_times < clip.input_times[-1]))
+
+
+def test_from_config_and_errors(store):
+    cfg = DataConfig(
+        path=str(store), basin="natl", variables=["PSL"], sampling=SAMPLING, clips_per_epoch=5
+    )
+    assert len(TileClipDataset.from_config(cfg)) == 5
+    with pytest.raises(KeyError, match=r"epac.*gappy.*natl"):
+        TileClipDataset(store, "epac", sampling=SAMPLING)
+    with pytest.raises(KeyError, match="T850"):
+        TileClipDataset(store, "natl", variables=["T850"], sampling=SAMPLING)
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        TileClipDataset(store.parent / "nowhere.zarr", "natl")
+    long = SamplingConfig(sampling_rate=0.1)  # 50 + 5 frames, the test split has 12
+    with pytest.raises(ValueError, match=r"split 'test'.*needs 55 consecutive frames.*only 12"):
+        TileClipDataset(store, "natl", sampling=long, split="test")
+    ds = TileClipDataset(store, "natl", sampling=SAMPLING)
+    with pytest.raises(ValueError, match="U850, V850, PSL"):
+        ds.inverse_normalize(torch.zeros(2, 2, N_Y, N_X))
+    with pytest.raises(IndexError):
+        ds[len(ds)]
