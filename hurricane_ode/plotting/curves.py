@@ -1,0 +1,121 @@
+"""Error curves: metrics vs input sampling rate (the paper's Figure 6) and vs lead time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hurricane_ode.plotting._common import new_figure, save_png
+
+__all__ = ["plot_sampling_rate_curves", "plot_error_vs_lead", "METRIC_LABELS"]
+
+#: axis labels (with units) of known metric columns; others are shown by name
+METRIC_LABELS: dict[str, str] = {
+    "mse": "MSE (normalised units)",
+    "lpips": "LPIPS",
+    "psnr": "PSNR (dB)",
+    "ssim": "SSIM",
+    "track_error_km": "Track error (km)",
+    "psl_mae_hpa": "Central pressure MAE (hPa)",
+    "wind_mae_ms": "Max wind MAE (m s$^{-1}$)",
+    "rmse_psl_hpa": "PSL RMSE (hPa)",
+    "rmse_wind_ms": "Wind RMSE (m s$^{-1}$)",
+}
+_MARKERS = "osD^vP*Xh<>"
+
+
+def _load(table: pd.DataFrame | str | os.PathLike, what: str) -> pd.DataFrame:
+    if isinstance(table, pd.DataFrame):
+        return table
+    p = Path(table).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(f"{what}: results table not found: {p}")
+    return pd.read_csv(p)
+
+
+def _check(df: pd.DataFrame, need: Sequence[str], what: str) -> pd.DataFrame:
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what}: table lacks columns {missing} (has {list(df.columns)})")
+    if df.empty:
+        raise ValueError(f"{what}: table is empty")
+    for c in need[1:]:
+        if not pd.api.types.is_numeric_dtype(df[c]):
+            try:
+                df = df.assign(**{c: pd.to_numeric(df[c])})
+            except (TypeError, ValueError):
+                raise ValueError(f"{what}: column {c!r} must be numeric") from None
+    return df
+
+
+def _lines(ax: object, df: pd.DataFrame, x: str, y: str) -> None:
+    """One line per model: mean of ``y`` at each ``x`` (min-max band when repeats exist)."""
+    for k, (model, g) in enumerate(df.groupby("model", sort=False)):
+        agg = g.groupby(x)[y].agg(["mean", "min", "max", "count"]).sort_index()
+        xs = agg.index.to_numpy(dtype=float)
+        (line,) = ax.plot(xs, agg["mean"], marker=_MARKERS[k % len(_MARKERS)], ms=4, lw=1.5,
+                          label=str(model))
+        if (agg["count"] > 1).any():
+            ax.fill_between(xs, agg["min"], agg["max"], color=line.get_color(), alpha=0.15, lw=0)
+
+
+def plot_sampling_rate_curves(
+    table: pd.DataFrame | str | os.PathLike,
+    path: str | os.PathLike,
+    metrics: Sequence[str] = ("mse", "lpips"),
+) -> Path:
+    """Metric vs input sampling rate, one line per model, one panel per metric (Figure 6).
+
+    ``table``: DataFrame or CSV with columns ``model``, ``sampling_rate`` (a fraction in
+    (0, 1] or a percentage; shown in %) and the ``metrics`` columns. Several rows per
+    (model, rate), e.g. seeds, are averaged and their range shaded. Returns the PNG path.
+    """
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    if not metrics:
+        raise ValueError("plot_sampling_rate_curves: give at least one metric")
+    df = _check(_load(table, "plot_sampling_rate_curves"), ["model", "sampling_rate", *metrics],
+                "plot_sampling_rate_curves")
+    rate = df["sampling_rate"].astype(float)
+    if (rate <= 0).any() or (rate > 100).any():
+        raise ValueError("plot_sampling_rate_curves: sampling_rate must be in (0, 1] or (0, 100] %")
+    df = df.assign(sampling_rate=rate * 100.0 if rate.max() <= 1.0 else rate)
+    fig = new_figure((4.2 * len(metrics), 3.4))
+    axes = [fig.add_subplot(1, len(metrics), i + 1) for i in range(len(metrics))]
+    for ax, m in zip(axes, metrics):
+        _lines(ax, df, "sampling_rate", m)
+        ax.set_xlabel("Input sampling rate (%)")
+        ax.set_ylabel(METRIC_LABELS.get(m.lower(), m))
+        ax.set_title(f"{m.upper() if len(m) <= 5 else m} vs sampling rate", fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[-1].legend(fontsize=8, title="model", title_fontsize=8)
+    return save_png(fig, path, dpi=150)
+
+
+def plot_error_vs_lead(
+    table: pd.DataFrame | str | os.PathLike,
+    path: str | os.PathLike,
+    metric: str = "mse",
+) -> Path:
+    """``metric`` vs forecast lead time (h), one line per model. ``table``: DataFrame or CSV
+    with columns ``model``, ``lead_time_h`` (or ``forecast_period`` / ``lead_h``) and
+    ``metric``. Returns the PNG path."""
+    df = _load(table, "plot_error_vs_lead")
+    lead = next((c for c in ("lead_time_h", "forecast_period", "lead_h") if c in df.columns),
+                "lead_time_h")
+    df = _check(df, ["model", lead, metric], "plot_error_vs_lead")
+    fig = new_figure((5.2, 3.6))
+    ax = fig.add_subplot(1, 1, 1)
+    _lines(ax, df, lead, metric)
+    ax.set_xlabel("Lead time (h)")
+    ax.set_ylabel(METRIC_LABELS.get(metric.lower(), metric))
+    ax.set_title(f"{METRIC_LABELS.get(metric.lower(), metric)} vs lead time", fontsize=10)
+    leads = np.unique(df[lead].astype(float))
+    if leads.size <= 12:
+        ax.set_xticks(leads)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, title="model", title_fontsize=8)
+    return save_png(fig, path, dpi=150)
