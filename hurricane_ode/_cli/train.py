@@ -1,0 +1,109 @@
+"""``hurricane-ode train``: a thin shell over :func:`hurricane_ode.training.trainer.train`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import yaml
+
+HELP = "train a model (Vid-ODE or a baseline) from a YAML config; resumable, DDP under torchrun"
+DESCRIPTION = (
+    "Train the model described by a YAML config (see configs/default.yaml for every key and its "
+    "default). Checkpoints (last.pt, step_*.pt), metrics.csv and config.yaml go to the output "
+    "directory. For several GPUs/processes launch with "
+    "`torchrun --nproc_per_node N -m hurricane_ode.cli train ...`."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE.yaml",
+        default=None,
+        help="YAML config file; keys left out take the defaults of hurricane_ode.config",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in the output directory exactly where its last.pt stopped",
+    )
+    parser.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        default=None,
+        help="run directory (overrides train.output_dir)",
+    )
+    parser.add_argument(
+        "--max-steps",
+        metavar="N",
+        type=int,
+        default=None,
+        help="stop after N optimiser steps in total (overrides train.max_steps)",
+    )
+    parser.add_argument(
+        "--device",
+        metavar="D",
+        default=None,
+        help="auto, cpu, cuda or cuda:N (overrides train.device)",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="random seed (overrides train.seed)")
+    parser.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        dest="overrides",
+        help="override any config key with a dotted path, e.g. --set train.batch_size=4 "
+        "--set model.solver.method=rk4 (VALUE is parsed as YAML); repeatable",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def apply_overrides(values: dict, overrides: list[str]) -> dict:
+    """Set ``section.key[.sub]=value`` entries (values parsed as YAML) in a nested config dict."""
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"--set expects KEY=VALUE (e.g. train.batch_size=4), got {item!r}")
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        node: Any = values
+        for i, part in enumerate(parts[:-1]):
+            if not isinstance(node, dict) or part not in node:
+                raise KeyError(f"--set {key}: unknown config section '{'.'.join(parts[: i + 1])}'")
+            node = node[part]
+        if not isinstance(node, dict):
+            raise KeyError(f"--set {key}: '{'.'.join(parts[:-1])}' is not a config section")
+        if parts[-1] not in node:
+            raise KeyError(
+                f"--set {key}: unknown key '{parts[-1]}' in section "
+                f"'{'.'.join(parts[:-1]) or 'config'}'; expected some of {sorted(node)}"
+            )
+        node[parts[-1]] = yaml.safe_load(raw)
+    return values
+
+
+def run(args: argparse.Namespace) -> int:
+    from hurricane_ode.config import Config, config_from_dict, config_to_dict, load_config
+    from hurricane_ode.training.trainer import train
+
+    config = load_config(args.config) if args.config else Config()
+    values = apply_overrides(config_to_dict(config), args.overrides)
+    train_values = values["train"]
+    if args.output_dir is not None:
+        train_values["output_dir"] = args.output_dir
+    if args.max_steps is not None:
+        train_values["max_steps"] = args.max_steps
+    if args.device is not None:
+        train_values["device"] = args.device
+    if args.seed is not None:
+        train_values["seed"] = args.seed
+    if args.quiet:
+        train_values["progress"] = False
+    config = config_from_dict(values)
+    result = train(config, resume=args.resume)
+    if result.checkpoint is not None:
+        summary = ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.metrics.items()))
+        print(f"step {result.step} (epoch {result.epoch}): {summary}")
+        print(f"checkpoint: {result.checkpoint}")
+    return 0

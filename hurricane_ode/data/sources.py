@@ -1,0 +1,99 @@
+"""Registry of clip sources: ``DataConfig.source`` name -> torch Dataset of unbatched Clips.
+
+The trainer only ever calls :func:`build_dataset`, so it never knows whether clips
+come from climate tiles or RGB video. A source is a factory::
+
+    @register_source("my_source")
+    def _build(data: DataConfig, split: str, seed: int) -> Dataset: ...
+
+The dataset yields unbatched :class:`~hurricane_ode.data.clips.Clip` objects. For
+exact resume its items must be a pure function of ``(seed, epoch, index)``; a
+dataset that re-draws clips per epoch exposes ``set_epoch(epoch)`` (the trainer
+calls it). A ``stats`` attribute (``{variable: (mean, std)}``) is stored in
+checkpoints so forecasts can be returned in physical units.
+
+Built-in sources live in their own modules and register on import; modules listed
+in :data:`_BUILTIN_SOURCE_MODULES` are imported lazily on first lookup.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from torch.utils.data import Dataset
+
+from hurricane_ode.config import DataConfig
+
+__all__ = ["register_source", "build_dataset", "available_sources", "SOURCE_REGISTRY", "SPLITS"]
+
+SourceFactory = Callable[[DataConfig, str, int], Dataset]
+SOURCE_REGISTRY: dict[str, SourceFactory] = {}
+SPLITS = ("train", "test")
+
+#: modules that register further sources when imported (absent modules are skipped)
+_BUILTIN_SOURCE_MODULES = ("hurricane_ode.data.video",)
+
+
+def register_source(name: str) -> Callable[[SourceFactory], SourceFactory]:
+    """Decorator: make ``factory(data_cfg, split, seed)`` available as ``DataConfig.source = name``."""
+
+    def deco(factory: SourceFactory) -> SourceFactory:
+        if name in SOURCE_REGISTRY and SOURCE_REGISTRY[name] is not factory:
+            raise ValueError(f"clip source '{name}' is already registered")
+        SOURCE_REGISTRY[name] = factory
+        return factory
+
+    return deco
+
+
+def _import_builtin_sources() -> None:
+    for module in _BUILTIN_SOURCE_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:  # only while a module is absent
+            if exc.name != module:
+                raise
+
+
+def available_sources() -> list[str]:
+    """Names accepted by ``DataConfig.source``."""
+    _import_builtin_sources()
+    return sorted(SOURCE_REGISTRY)
+
+
+def build_dataset(data: DataConfig, split: str = "train", seed: int = 0) -> Dataset:
+    """The Dataset of unbatched Clips named by ``data.source`` for ``split`` (train/test)."""
+    if split not in SPLITS:
+        raise ValueError(f"build_dataset: split must be one of {SPLITS}, got {split!r}")
+    if data.source not in SOURCE_REGISTRY:
+        _import_builtin_sources()
+    try:
+        factory = SOURCE_REGISTRY[data.source]
+    except KeyError:
+        raise ValueError(
+            f"unknown data.source '{data.source}'; available: {', '.join(sorted(SOURCE_REGISTRY))}"
+        ) from None
+    return factory(data, split, seed)
+
+
+@register_source("tiles")
+def _tiles(data: DataConfig, split: str, seed: int) -> Dataset:
+    """Clips cut from a Zarr tile store (``data.path``) written by ``hurricane-ode prepare``."""
+    if data.path is None:
+        raise ValueError(
+            "data.path: the 'tiles' source needs the path of a tile store "
+            "(make one with `hurricane-ode synth` + `hurricane-ode prepare`)"
+        )
+    from hurricane_ode.data.tile_dataset import TileClipDataset
+
+    return TileClipDataset(
+        data.path,
+        data.basin,
+        list(data.variables),
+        data.sampling,
+        split=split,
+        train_fraction=data.train_fraction,
+        clips_per_epoch=data.clips_per_epoch,
+        seed=seed,
+    )

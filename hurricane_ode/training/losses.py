@@ -1,0 +1,229 @@
+"""The Vid-ODE objective (Park et al. 2021, Sec. 3.3), generator and discriminator sides.
+
+Every loss takes a batched :class:`~hurricane_ode.data.clips.Clip` and a
+:class:`~hurricane_ode.models.base.ModelOutput`; frames are ``[B, K, C, H, W]``.
+Target frames with ``target_mask == False`` never contribute.
+
+Terms (L1 terms are means over the valid frames' elements):
+
+* ``recon``  Eq. 5  ``|X_hat_si - X_si|``.
+* ``diff``   Eq. 6  ``|D_si - (X_si - X_si-1)|`` with ``X_s0 = reference_frames(...)`` (the
+  rule the model uses to start its composition); a step counts only when both
+  ``X_si`` and ``X_si-1`` are present. Skipped when the model gives no ``difference``.
+* ``g_img`` / ``d_img``  Eq. 3, LS-GAN on single frames: real = valid targets, fake = the
+  generated frames at the same positions.
+* ``g_seq`` / ``d_seq``  Eq. 4, LS-GAN on sequences. What is implemented:
+
+  - extrapolation (all targets after the inputs), *as written in Eq. 4*: for each
+    ``i = 1..K`` the real sequence ``X_{t_i:s_i}`` is the sliding window of ``T + 1``
+    frames of ``[inputs; targets]`` ending at ``s_i``; the fake one is the same window
+    with its last frame replaced by the generated ``X_hat_si`` (so it holds real frames
+    up to ``s_{i-1}``). All K windows go through ``D_seq`` in one batch of ``B*K``
+    sequences of fixed length ``T + 1``.
+  - interpolation (the paper gives this only in its supplement): the whole-sequence
+    variant. Real = ``[inputs; targets]`` sorted by time (stable, so a target at an
+    input's time follows it); fake = the same with generated frames in place of the
+    targets. One sequence of ``T + K`` frames per sample.
+
+  Missing targets are kept real in both sequences so they carry no signal.
+
+LS-GAN (Mao et al. 2017): the discriminator minimises ``(D(real) - 1)^2 + D(fake)^2``
+(Eq. 3/4 as written, no 1/2 factor); the generator minimises ``(D(fake) - 1)^2``, the
+usual LS-GAN generator objective that the paper's min-max shorthand stands for.
+
+Total (Eq. 7): ``recon + lambda_diff * diff + lambda_img * g_img + lambda_seq * g_seq``
+plus every ``ModelOutput.aux_losses`` term added as is. Losses are computed in float32
+even under autocast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor, nn
+
+from hurricane_ode.config import LossConfig
+from hurricane_ode.data.clips import Clip
+from hurricane_ode.models.base import ModelOutput, reference_frames
+
+__all__ = [
+    "masked_l1",
+    "reconstruction_loss",
+    "difference_loss",
+    "target_differences",
+    "fill_missing",
+    "sequence_pairs",
+    "lsgan_generator_loss",
+    "lsgan_discriminator_loss",
+    "generator_loss",
+    "discriminator_loss",
+    "TASKS",
+]
+
+TASKS = ("extrapolation", "interpolation")
+
+
+def masked_l1(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """Mean absolute error over frames where ``mask`` ``[B, K]`` is True.
+
+    pred, target ``[B, K, C, H, W]``. Returns a float32 scalar (0 when no frame is valid,
+    still connected to the graph).
+    """
+    if pred.shape != target.shape:
+        raise ValueError(
+            f"masked_l1: pred {tuple(pred.shape)} and target {tuple(target.shape)} differ"
+        )
+    if mask.shape != pred.shape[:2]:
+        raise ValueError(
+            f"masked_l1: mask must be {tuple(pred.shape[:2])}, got {tuple(mask.shape)}"
+        )
+    err = (pred.float() - target.float()).abs()
+    w = mask.to(err.dtype)[:, :, None, None, None]
+    n_per_frame = err[0, 0].numel()
+    denom = w.sum() * n_per_frame
+    return (err * w).sum() / denom.clamp_min(1.0)
+
+
+def reconstruction_loss(out: ModelOutput, batch: Clip) -> Tensor:
+    """Eq. 5: L1 between generated and true target frames (valid targets only)."""
+    return masked_l1(out.frames, batch.targets, batch.target_mask)
+
+
+def target_differences(batch: Clip) -> tuple[Tensor, Tensor]:
+    """``Delta X_si = X_si - X_si-1`` ``[B, K, C, H, W]`` and its validity mask ``[B, K]``.
+
+    ``X_s0`` is :func:`~hurricane_ode.models.base.reference_frames` (always valid).
+    """
+    x0 = reference_frames(batch.inputs, batch.input_times, batch.input_mask, batch.target_times)
+    prev = torch.cat([x0[:, None], batch.targets[:, :-1]], dim=1)
+    prev_ok = torch.cat(
+        [torch.ones_like(batch.target_mask[:, :1]), batch.target_mask[:, :-1]], dim=1
+    )
+    return batch.targets - prev, batch.target_mask & prev_ok
+
+
+def difference_loss(out: ModelOutput, batch: Clip) -> Tensor | None:
+    """Eq. 6: L1 between the predicted differences D and the true ones; None if D is absent."""
+    if out.difference is None:
+        return None
+    delta, mask = target_differences(batch)
+    return masked_l1(out.difference, delta, mask)
+
+
+def fill_missing(frames: Tensor, batch: Clip) -> Tensor:
+    """Generated frames with missing targets replaced by the (real) stored ones."""
+    m = batch.target_mask[:, :, None, None, None]
+    return torch.where(m, frames.to(batch.targets.dtype), batch.targets)
+
+
+def sequence_pairs(
+    batch: Clip, frames: Tensor, task: str = "extrapolation"
+) -> tuple[Tensor, Tensor]:
+    """Real and fake sequences for the sequence discriminator (see module docstring).
+
+    frames: generated ``[B, K, C, H, W]``. Returns ``(real, fake)``, each
+    ``[B*K, T+1, C, H, W]`` for extrapolation or ``[B, T+K, C, H, W]`` for interpolation.
+    """
+    if task not in TASKS:
+        raise ValueError(f"unknown task '{task}'; expected one of {TASKS}")
+    fake_targets = fill_missing(frames, batch)
+    full = torch.cat([batch.inputs, batch.targets], dim=1)  # [B, T+K, C, H, W]
+    b, t = batch.inputs.shape[:2]
+    k = batch.targets.shape[1]
+    if task == "extrapolation":
+        # window i (0-based) covers full[i : T + i + 1]; last frame is target i.
+        idx = torch.arange(k, device=full.device)[:, None] + torch.arange(t + 1, device=full.device)
+        real = full[:, idx]  # [B, K, T+1, C, H, W]
+        fake = torch.cat([real[:, :, :-1], fake_targets[:, :, None]], dim=2)
+        return real.flatten(0, 1), fake.flatten(0, 1)
+    times = torch.cat([batch.input_times, batch.target_times], dim=1)
+    order = torch.argsort(times, dim=1, stable=True)
+    rows = torch.arange(b, device=full.device)[:, None]
+    fake_full = torch.cat([batch.inputs, fake_targets], dim=1)
+    return full[rows, order], fake_full[rows, order]
+
+
+def lsgan_generator_loss(scores: Tensor) -> Tensor:
+    """``mean((D(fake) - 1)^2)``: the generator wants fakes scored as real."""
+    return (scores.float() - 1.0).pow(2).mean()
+
+
+def lsgan_discriminator_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """``mean((D(real) - 1)^2) + mean(D(fake)^2)`` (Eq. 3/4)."""
+    return (real_scores.float() - 1.0).pow(2).mean() + fake_scores.float().pow(2).mean()
+
+
+def _valid_frames(frames: Tensor, mask: Tensor) -> Tensor:
+    """Frames ``[B, K, C, H, W]`` where ``mask`` -> ``[N, C, H, W]``."""
+    return frames[mask]
+
+
+def generator_loss(
+    out: ModelOutput,
+    batch: Clip,
+    weights: LossConfig,
+    discriminators: Mapping[str, nn.Module] | None = None,
+    task: str = "extrapolation",
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """Eq. 7. Returns ``(total, terms)``; ``terms`` holds each unweighted, detached term.
+
+    ``discriminators`` (``{"img": ..., "seq": ...}``) enables the adversarial terms;
+    pass modules whose parameters need no gradient here (the trainer freezes them).
+    """
+    recon = reconstruction_loss(out, batch)
+    total = recon
+    terms: dict[str, Tensor] = {"recon": recon}
+    diff = difference_loss(out, batch)
+    if diff is not None:
+        total = total + weights.lambda_diff * diff
+        terms["diff"] = diff
+    if discriminators is not None:
+        fake_img = _valid_frames(out.frames, batch.target_mask)
+        if fake_img.shape[0] > 0:
+            g_img = lsgan_generator_loss(discriminators["img"](fake_img))
+            total = total + weights.lambda_img * g_img
+            terms["g_img"] = g_img
+        _, fake_seq = sequence_pairs(batch, out.frames, task)
+        g_seq = lsgan_generator_loss(discriminators["seq"](fake_seq))
+        total = total + weights.lambda_seq * g_seq
+        terms["g_seq"] = g_seq
+    for name, value in out.aux_losses.items():
+        if value.dim() != 0:
+            raise ValueError(
+                f"ModelOutput.aux_losses['{name}'] must be a scalar, got {tuple(value.shape)}"
+            )
+        total = total + value.float()
+        terms[f"aux_{name}"] = value.float()
+    terms["loss"] = total
+    return total, {k: v.detach() for k, v in terms.items()}
+
+
+def discriminator_loss(
+    frames: Tensor,
+    batch: Clip,
+    discriminators: Mapping[str, nn.Module],
+    task: str = "extrapolation",
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """Discriminator side of Eq. 3 + Eq. 4 on *detached* generated ``frames`` ``[B, K, C, H, W]``.
+
+    Returns ``(d_img + d_seq, {"d_img", "d_seq"})``.
+    """
+    frames = frames.detach()
+    total = frames.new_zeros((), dtype=torch.float32)
+    terms: dict[str, Tensor] = {}
+    real_img = _valid_frames(batch.targets, batch.target_mask)
+    if real_img.shape[0] > 0:
+        fake_img = _valid_frames(frames, batch.target_mask).to(real_img.dtype)
+        d_img = lsgan_discriminator_loss(
+            discriminators["img"](real_img), discriminators["img"](fake_img)
+        )
+        total = total + d_img
+        terms["d_img"] = d_img.detach()
+    real_seq, fake_seq = sequence_pairs(batch, frames, task)
+    d_seq = lsgan_discriminator_loss(
+        discriminators["seq"](real_seq), discriminators["seq"](fake_seq)
+    )
+    total = total + d_seq
+    terms["d_seq"] = d_seq.detach()
+    return total, terms

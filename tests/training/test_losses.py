@@ -1,0 +1,175 @@
+"""Vid-ODE objective (Eq. 3-7) on known inputs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from hurricane_ode.config import LossConfig
+from hurricane_ode.data.clips import Clip
+from hurricane_ode.models.base import ModelOutput
+from hurricane_ode.training.losses import (
+    difference_loss,
+    discriminator_loss,
+    generator_loss,
+    lsgan_discriminator_loss,
+    lsgan_generator_loss,
+    reconstruction_loss,
+    sequence_pairs,
+    target_differences,
+)
+
+B, T, K, C, H, W = 2, 3, 4, 2, 5, 6
+
+
+def make_batch(seed: int = 0) -> Clip:
+    g = torch.Generator().manual_seed(seed)
+    return Clip(
+        inputs=torch.randn(B, T, C, H, W, generator=g),
+        input_times=torch.tensor([[0.0, 3.0, 6.0]] * B),
+        input_mask=torch.ones(B, T, dtype=torch.bool),
+        targets=torch.randn(B, K, C, H, W, generator=g),
+        target_times=torch.tensor([[9.0, 12.0, 15.0, 18.0]] * B),
+        target_mask=torch.ones(B, K, dtype=torch.bool),
+    )
+
+
+class Const(nn.Module):
+    """A 'discriminator' that scores every sample ``value`` (and records what it saw)."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, x):
+        self.seen.append(x)
+        return torch.full((x.shape[0], 1), self.value) + 0 * x.flatten(1).sum(1, keepdim=True)
+
+
+def test_perfect_prediction_has_zero_recon_and_diff():
+    batch = make_batch()
+    delta, mask = target_differences(batch)
+    out = ModelOutput(frames=batch.targets.clone(), difference=delta)
+    assert reconstruction_loss(out, batch) == 0
+    assert difference_loss(out, batch) == 0
+    assert mask.all()
+
+
+def test_l1_values_and_target_mask():
+    batch = make_batch()
+    frames = batch.targets + 0.5
+    frames[0, 2] += 100.0  # a missing target: must not count
+    batch.target_mask[0, 2] = False
+    out = ModelOutput(frames=frames, difference=None)
+    assert reconstruction_loss(out, batch).item() == pytest.approx(0.5)
+    assert difference_loss(out, batch) is None
+    # the difference after a missing target is undefined too
+    _, mask = target_differences(batch)
+    assert mask[0].tolist() == [True, True, False, False] and mask[1].all()
+
+
+def test_difference_starts_from_reference_frame():
+    batch = make_batch()
+    batch.input_mask[:, -1] = False  # last input unobserved: X_s0 is the one before it
+    delta, _ = target_differences(batch)
+    assert torch.equal(delta[:, 0], batch.targets[:, 0] - batch.inputs[:, 1])
+    assert torch.equal(delta[:, 2], batch.targets[:, 2] - batch.targets[:, 1])
+
+
+def test_lsgan_values():
+    real, fake = torch.full((4, 1), 0.25), torch.full((4, 1), 0.75)
+    assert lsgan_generator_loss(fake).item() == pytest.approx(0.0625)
+    assert lsgan_discriminator_loss(real, fake).item() == pytest.approx(0.5625 + 0.5625)
+    assert lsgan_discriminator_loss(torch.ones(3), torch.zeros(3)).item() == 0.0
+
+
+def test_extrapolation_sequence_windows_follow_eq4():
+    batch = make_batch()
+    gen = torch.randn(B, K, C, H, W)
+    real, fake = sequence_pairs(batch, gen, "extrapolation")
+    assert real.shape == fake.shape == (B * K, T + 1, C, H, W)
+    full = torch.cat([batch.inputs, batch.targets], 1)
+    for b in range(B):
+        for i in range(K):  # window i: X_{t_i..T} + X_{s_1..s_i}, i.e. full[i : T + i + 1]
+            r, f = real[b * K + i], fake[b * K + i]
+            assert torch.equal(r, full[b, i : T + i + 1])
+            assert torch.equal(f[:-1], full[b, i : T + i])  # real frames up to s_{i-1}
+            assert torch.equal(f[-1], gen[b, i])  # generated X_hat_{s_i}
+
+
+def test_interpolation_sequence_is_time_ordered_with_generated_targets():
+    batch = make_batch()
+    batch.target_times[:] = torch.tensor([1.5, 4.5, 6.0, 7.5])
+    gen = torch.randn(B, K, C, H, W)
+    real, fake = sequence_pairs(batch, gen, "interpolation")
+    assert real.shape == (B, T + K, C, H, W)
+    # times 0, 1.5, 3, 4.5, 6 (input), 6 (target), 7.5
+    order_real = [batch.inputs[0, 0], batch.targets[0, 0], batch.inputs[0, 1], batch.targets[0, 1],
+                  batch.inputs[0, 2], batch.targets[0, 2], batch.targets[0, 3]]  # fmt: skip
+    for got, want in zip(real[0], order_real):
+        assert torch.equal(got, want)
+    assert torch.equal(fake[0, 1], gen[0, 0]) and torch.equal(fake[0, 0], batch.inputs[0, 0])
+    with pytest.raises(ValueError, match="unknown task"):
+        sequence_pairs(batch, gen, "sideways")
+
+
+def test_missing_targets_stay_real_in_fake_sequences():
+    batch = make_batch()
+    batch.target_mask[1, 0] = False
+    gen = torch.randn(B, K, C, H, W)
+    _, fake = sequence_pairs(batch, gen, "extrapolation")
+    assert torch.equal(fake[1 * K + 0, -1], batch.targets[1, 0])
+
+
+def test_total_objective_eq7_with_constant_discriminators():
+    batch = make_batch()
+    delta, _ = target_differences(batch)
+    out = ModelOutput(
+        frames=batch.targets + 1.0,
+        difference=delta - 2.0,
+        aux_losses={"kl": torch.tensor(0.125)},
+    )
+    w = LossConfig(lambda_diff=0.5, lambda_img=0.1, lambda_seq=0.2)
+    discs = {"img": Const(0.5), "seq": Const(-1.0)}
+    total, terms = generator_loss(out, batch, w, discs, "extrapolation")
+    expected = 1.0 + 0.5 * 2.0 + 0.1 * 0.25 + 0.2 * 4.0 + 0.125
+    assert total.item() == pytest.approx(expected)
+    assert terms["g_img"].item() == pytest.approx(0.25) and terms["g_seq"].item() == pytest.approx(
+        4.0
+    )
+    assert terms["aux_kl"].item() == 0.125 and terms["loss"].item() == pytest.approx(expected)
+    assert discs["img"].seen[0].shape == (B * K, C, H, W)
+    # no discriminators: recon + diff + aux only
+    total, terms = generator_loss(out, batch, w, None)
+    assert total.item() == pytest.approx(1.0 + 1.0 + 0.125) and "g_img" not in terms
+
+    d_total, d_terms = discriminator_loss(out.frames, batch, {"img": Const(1.0), "seq": Const(0.5)})
+    # img: (1-1)^2 + 1^2 = 1 ; seq: (0.5-1)^2 + 0.5^2 = 0.5
+    assert d_terms["d_img"].item() == pytest.approx(1.0)
+    assert d_terms["d_seq"].item() == pytest.approx(0.5)
+    assert d_total.item() == pytest.approx(1.5)
+
+
+def test_generator_gradients_reach_frames_but_discriminator_step_is_detached():
+    batch = make_batch()
+    frames = (batch.targets + 0.1).requires_grad_(True)
+    d = nn.ModuleDict({"img": nn.Conv2d(C, 1, 3), "seq": nn.Conv3d(C, 1, 3, padding=1)})
+
+    class SeqWrap(nn.Module):
+        def __init__(self, conv):
+            super().__init__()
+            self.conv = conv
+
+        def forward(self, x):
+            return self.conv(x.transpose(1, 2))
+
+    discs = {"img": d["img"], "seq": SeqWrap(d["seq"])}
+    total, _ = generator_loss(ModelOutput(frames=frames), batch, LossConfig(), discs)
+    total.backward()
+    assert frames.grad is not None and frames.grad.abs().sum() > 0
+    d_total, _ = discriminator_loss(frames, batch, discs)
+    frames.grad = None
+    d_total.backward()
+    assert frames.grad is None and d["img"].weight.grad is not None
