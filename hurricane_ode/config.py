@@ -161,8 +161,11 @@ class LossConfig:
     """Weights of Eq. 7."""
 
     lambda_diff: float = 1.0
+    """Weight of the difference loss (Eq. 6)."""
     lambda_img: float = 0.003
+    """Weight of the image-discriminator LS-GAN loss (Eq. 3); used when ``model.adversarial``."""
     lambda_seq: float = 0.003
+    """Weight of the sequence-discriminator LS-GAN loss (Eq. 4); used when ``model.adversarial``."""
 
 
 @dataclass
@@ -170,13 +173,17 @@ class TrainConfig:
     """The optimisation loop."""
 
     epochs: int = 500
+    """Passes over ``data.clips_per_epoch`` clips (paper: 500)."""
     batch_size: int = 8
+    """Clips per optimiser step, per process (paper: 8)."""
     lr: float = 1e-3
+    """Adamax learning rate of generator and discriminators (paper: 1e-3)."""
     lr_decay: float = 0.99
     """Exponential LR decay per epoch."""
     grad_clip: float | None = 1.0
     """Clip the gradient norm (stabilises early ODE training); ``None`` disables."""
     seed: int = 0
+    """Seeds model init, batch order and every RNG (same seed, same result on CPU)."""
     device: str = "auto"
     """``auto`` (CUDA if available), ``cpu`` or ``cuda[:N]``."""
     amp: bool | None = None
@@ -186,10 +193,13 @@ class TrainConfig:
     checkpoint_every: int = 200
     """Write a checkpoint every N optimiser steps (and always at the end)."""
     log_every: int = 10
+    """Write a metrics.csv row (window means) every N steps."""
     max_steps: int | None = None
     """Stop after this many optimiser steps (overrides ``epochs`` when reached first)."""
     output_dir: str = "runs/default"
+    """Run directory: last.pt, step_*.pt, metrics.csv, config.yaml."""
     progress: bool = True
+    """Show a progress bar."""
     keep_checkpoints: int = 3
     """Step-numbered checkpoints kept besides ``last.pt`` (0 = only ``last.pt``)."""
     ddp_find_unused: bool = False
