@@ -18,7 +18,7 @@ from pathlib import Path
 
 import xarray as xr
 
-__all__ = ["write_dataset", "open_dataset", "register_writer", "WRITERS"]
+__all__ = ["write_dataset", "check_output", "open_dataset", "register_writer", "WRITERS"]
 
 Writer = Callable[[xr.Dataset, Path], None]
 WRITERS: dict[str, Writer] = {}
@@ -55,28 +55,27 @@ def _write_netcdf(ds: xr.Dataset, tmp: Path) -> None:
     ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=_encoding(ds))
 
 
+#: Zarr chunk length along time (whole in space): small enough to read a few steps cheaply
+ZARR_TIME_CHUNK = 8
+
+
 @register_writer(".zarr")
 def _write_zarr(ds: xr.Dataset, tmp: Path) -> None:
-    ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2, encoding=_encoding(ds))
+    ds = ds.compute()  # forecasts are small; in memory, the encoding alone decides the chunks
+    enc = _encoding(ds)
+    for name, var in ds.data_vars.items():
+        chunks = tuple(
+            min(ZARR_TIME_CHUNK, n) if dim == "time" else n for dim, n in zip(var.dims, var.shape)
+        )
+        enc.setdefault(name, {})["chunks"] = chunks
+    ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2, encoding=enc)
 
 
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write ``ds`` to ``path`` (format from the extension) atomically; return the final path."""
-    path = Path(path)
+    path = check_output(path, overwrite)
     suffix = path.suffix.lower()
-    if suffix not in WRITERS:
-        raise ValueError(
-            f"output {path}: unknown format '{suffix or '(no extension)'}'; "
-            f"expected one of {', '.join(sorted(WRITERS))}"
-        )
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"output {path} already exists; pass overwrite=True (CLI: --overwrite)")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.exists():
-        raise FileNotFoundError(f"output {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise PermissionError(f"output {path}: directory {parent} is not writable")
-    tmp = parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
         WRITERS[suffix](ds, tmp)
         if path.exists():
@@ -86,6 +85,29 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, overwrite: bool = Fal
         if tmp.exists():
             _remove(tmp)
         raise
+    return path
+
+
+def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Fail early, naming ``path``, unless a dataset can be written there; return it as a Path.
+
+    Raises ValueError (unknown extension), FileExistsError (exists and not ``overwrite``),
+    FileNotFoundError (no such directory) or PermissionError (directory not writable).
+    """
+    path = Path(path).expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in WRITERS:
+        raise ValueError(
+            f"output {path}: unknown format '{suffix or '(no extension)'}'; "
+            f"expected one of {', '.join(sorted(WRITERS))}"
+        )
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"output {path} already exists; pass overwrite=True (CLI: --overwrite)")
+    parent = path.parent
+    if not parent.is_dir():
+        raise FileNotFoundError(f"output {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"output {path}: directory {parent} is not writable")
     return path
 
 

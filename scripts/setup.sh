@@ -25,6 +25,9 @@ stamp="$VENV/.hurricane_ode-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing hurricane_ode[$EXTRAS] (editable)"
   "$VENV/bin/python" -m pip install --quiet -e ".[$EXTRAS]"
+  # LPIPS: only the published linear-layer weights are read from the lpips wheel; its own code
+  # imports torchvision (which does not import beside the CPU torch), so install it without deps.
+  "$VENV/bin/python" -m pip install --quiet --no-deps "lpips==0.1.4"
   touch "$stamp"
 fi
 "$VENV/bin/python" -c "import torch, hurricane_ode; print(f'setup: ok (torch {torch.__version__}, hurricane_ode {hurricane_ode.__version__})')"
