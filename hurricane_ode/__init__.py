@@ -26,7 +26,16 @@ _EXPORTS: dict[str, str] = {
     "build_model": "hurricane_ode.models.base",
     "VidODE": "hurricane_ode.models.vid_ode",
     "train": "hurricane_ode.training.trainer",
+    "available_models": "hurricane_ode.models.base",
     "forecast": "hurricane_ode.forecast",
+    "load_forecaster": "hurricane_ode.forecast",
+    "write_dataset": "hurricane_ode.io",
+    "open_dataset": "hurricane_ode.io",
+    "MetricAccumulator": "hurricane_ode.metrics",
+    "LPIPS": "hurricane_ode.metrics",
+    "find_centres": "hurricane_ode.tracking",
+    "link_tracks": "hurricane_ode.tracking",
+    "track_errors": "hurricane_ode.tracking",
     "evaluate": "hurricane_ode.evaluate",
 }
 

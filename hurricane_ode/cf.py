@@ -17,28 +17,14 @@ import cftime
 import numpy as np
 import xarray as xr
 
+from hurricane_ode.data.cam5 import CF_ATTRS
 from hurricane_ode.timeutil import hours_between
 
 __all__ = ["VARIABLE_ATTRS", "forecast_dataset"]
 
-#: CF attributes of the variables hurricane_ode knows; other channels keep what they had.
-VARIABLE_ATTRS: dict[str, dict[str, str]] = {
-    "U850": {
-        "standard_name": "eastward_wind",
-        "long_name": "Zonal wind at 850 mbar pressure surface",
-        "units": "m s-1",
-    },
-    "V850": {
-        "standard_name": "northward_wind",
-        "long_name": "Meridional wind at 850 mbar pressure surface",
-        "units": "m s-1",
-    },
-    "PSL": {
-        "standard_name": "air_pressure_at_mean_sea_level",
-        "long_name": "Sea level pressure",
-        "units": "Pa",
-    },
-}
+#: CF attributes of the variables hurricane_ode knows (the reader's standardised attributes);
+#: other channels keep what they had.
+VARIABLE_ATTRS: dict[str, dict[str, str]] = CF_ATTRS
 
 _PRESSURE_LEVEL_VARS = {"U850": 85000.0, "V850": 85000.0}
 

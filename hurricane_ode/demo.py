@@ -10,10 +10,9 @@ Cache location: ``$HURRICANE_ODE_CACHE`` (default ``~/.cache/hurricane_ode``).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
@@ -22,64 +21,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-
-def cache_dir() -> Path:
-    """``$HURRICANE_ODE_CACHE`` or ``~/.cache/hurricane_ode`` (created on demand)."""
-    root = Path(os.environ.get("HURRICANE_ODE_CACHE", Path.home() / ".cache" / "hurricane_ode"))
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
-@dataclass(frozen=True)
-class DemoSettings:
-    """The demo world and forecast; the shipped demo model was trained on this world's first 80 %."""
-
-    start: str = "2005-08-01"
-    days: int = 40
-    resolution: float = 1.0
-    seed: int = 2005
-    basin: str = "natl"
-    shape: tuple[int, int] = (32, 64)
-    #: the demo forecast: input frames (hours after the clip origin) and 3-hourly outputs after the last
-    origin: str = "2005-09-03T00"
-    input_offsets_h: tuple[float, ...] = (0.0, 9.0, 21.0, 42.0, 57.0)
-    n_outputs: int = 8
-    output_step_h: float = 3.0
-
-
-DEMO = DemoSettings()
-
-
-def demo_world(settings: DemoSettings | None = None, progress: bool = True):
-    """The demo synthetic world (default :data:`DEMO`), made on first use and cached.
-
-    A marker file records the settings it was made with; it is written last, so an
-    interrupted run is simply redone.
-    """
-    settings = settings or DEMO
-    from hurricane_ode.data.synthetic import SyntheticWorld, make_synthetic_world
-
-    key = {k: v for k, v in asdict(settings).items() if k in ("start", "days", "resolution", "seed")}
-    directory = cache_dir() / f"demo_world_seed{settings.seed}_{settings.days}d_{settings.resolution:g}deg"
-    marker = directory / "hurricane_ode_demo.json"
-    if marker.exists() and json.loads(marker.read_text()) == key:
-        files = sorted(directory.glob("*.cam.h*.nc"))
-        return SyntheticWorld(files=files, tracks=directory / "tracks.csv", directory=directory)
-    world = make_synthetic_world(directory, **key, progress=progress)
-    tmp = marker.with_name(marker.name + ".tmp")
-    tmp.write_text(json.dumps(key))
-    os.replace(tmp, marker)  # the marker appears only once every file is written
-    return world
-
-
-def demo_tiles(settings: DemoSettings | None = None, progress: bool = True) -> Path:
-    """The demo world's basin tiles (``settings.shape``) as a Zarr store, cached beside it."""
-    settings = settings or DEMO
-    from hurricane_ode.data.store import prepare_tiles
-
-    world = demo_world(settings, progress=progress)
-    out = world.directory / f"tiles_{settings.basin}_{settings.shape[0]}x{settings.shape[1]}.zarr"
-    return prepare_tiles(world.files, [settings.basin], settings.shape, out, progress=progress)
+# The demo world and its tiles live in data/ (sources use them); re-exported here.
+from hurricane_ode.data import demo_world as _dw  # noqa: E402
+from hurricane_ode.data.demo_world import DEMO, DemoSettings, cache_dir, demo_tiles, demo_world  # noqa: E402
 
 
 @dataclass
@@ -98,7 +42,7 @@ class DemoResult:
 
 def demo_times(settings: DemoSettings | None = None) -> tuple[list, list]:
     """(input times, 3-hourly output times) of the demo forecast, cftime ``noleap``."""
-    settings = settings or DEMO
+    settings = settings or _dw.DEMO
     from datetime import timedelta
 
     from hurricane_ode.timeutil import parse_time
@@ -125,7 +69,7 @@ def run_demo(
     from hurricane_ode.forecast import forecast, load_forecaster
     from hurricane_ode.io import check_output, write_dataset
 
-    s = settings or DEMO
+    s = settings or _dw.DEMO
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     nc_path = check_output(out / f"forecast_{s.basin}.nc", overwrite)

@@ -362,7 +362,7 @@ def test_cli_default_input_is_the_cached_demo_world(tiny, tmp_path, monkeypatch,
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("HURRICANE_ODE_CACHE", str(cache))
-    monkeypatch.setattr(demo, "DEMO", demo.DemoSettings(days=2, resolution=2.0, shape=SHAPE))
+    monkeypatch.setattr(demo._dw, "DEMO", demo.DemoSettings(days=2, resolution=2.0, shape=SHAPE))
     args = ["forecast", "--basin", "natl", "--times", "2005-08-02T06", "--checkpoint",
             str(tiny.checkpoint), "--quiet", "--output"]  # fmt: skip
     assert main([*args, str(tmp_path / "a.nc")]) == 0
@@ -393,7 +393,7 @@ def test_run_demo_writes_forecast_and_map(tiny, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HURRICANE_ODE_CACHE", str(tmp_path / "cache"))
     small = demo.DemoSettings(days=3, resolution=2.0, shape=SHAPE, origin="2005-08-02T00",
                               input_offsets_h=(0.0, 9.0, 15.0), n_outputs=3)  # fmt: skip
-    monkeypatch.setattr(demo, "DEMO", small)
+    monkeypatch.setattr(demo._dw, "DEMO", small)
     rc = main(["demo", "--output", str(tmp_path / "out"), "--checkpoint", str(tiny.checkpoint), "--quiet"])
     assert rc == 0
     printed = capsys.readouterr().out

@@ -79,16 +79,25 @@ def build_dataset(data: DataConfig, split: str = "train", seed: int = 0) -> Data
 
 @register_source("tiles")
 def _tiles(data: DataConfig, split: str, seed: int) -> Dataset:
-    """Clips cut from a Zarr tile store (``data.path``) written by ``hurricane-ode prepare``."""
-    if data.path is None:
-        raise ValueError(
-            "data.path: the 'tiles' source needs the path of a tile store "
-            "(make one with `hurricane-ode synth` + `hurricane-ode prepare`)"
-        )
+    """Clips cut from a Zarr tile store (``data.path``) written by ``hurricane-ode prepare``.
+
+    ``data.path: null`` uses the built-in demo world's tiles (made on first use and cached).
+    """
     from hurricane_ode.data.tile_dataset import TileClipDataset
 
+    path = data.path
+    if path is None:
+        from hurricane_ode.data import demo_world
+
+        settings = demo_world.DEMO
+        if data.basin != settings.basin:
+            raise ValueError(
+                f"data.path is null (the demo world), but the demo tiles hold basin '{settings.basin}', "
+                f"not data.basin='{data.basin}'; give data.path of your own tile store"
+            )
+        path = demo_world.demo_tiles(settings, progress=False)
     return TileClipDataset(
-        data.path,
+        path,
         data.basin,
         list(data.variables),
         data.sampling,
