@@ -16,6 +16,10 @@ DESCRIPTION = (
 )
 
 
+#: --dataset names accepted besides the registered source names
+DATASET_ALIASES = {"video": "video_folder"}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
@@ -48,6 +52,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="auto, cpu, cuda or cuda:N (overrides train.device)",
     )
     parser.add_argument("--seed", type=int, default=None, help="random seed (overrides train.seed)")
+    parser.add_argument(
+        "--dataset",
+        metavar="NAME",
+        default=None,
+        help="clip source (overrides data.source): tiles, bouncing_balls, kth, moving_gif, "
+        "penn_action, video_folder (alias: video) or any registered source. Video sources need a "
+        "matching model: start from a configs/video/*.yaml (model.time_scale 1.0 for frame units)",
+    )
+    parser.add_argument(
+        "--path",
+        metavar="DIR",
+        default=None,
+        help="dataset root: a tile store, or the local copy of a video dataset (overrides data.path)",
+    )
     parser.add_argument(
         "--set",
         metavar="KEY=VALUE",
@@ -89,6 +107,18 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config) if args.config else Config()
     values = apply_overrides(config_to_dict(config), args.overrides)
+    if args.dataset is not None:
+        from hurricane_ode.data.sources import available_sources
+
+        name = DATASET_ALIASES.get(args.dataset, args.dataset)
+        if name not in available_sources():
+            raise ValueError(
+                f"--dataset: unknown clip source {args.dataset!r}; available: "
+                f"{', '.join(available_sources())} (alias: video = video_folder)"
+            )
+        values["data"]["source"] = name
+    if args.path is not None:
+        values["data"]["path"] = args.path
     train_values = values["train"]
     if args.output_dir is not None:
         train_values["output_dir"] = args.output_dir
