@@ -28,14 +28,7 @@ SUBCOMMANDS: dict[str, str] = {
 
 
 def _available() -> dict[str, object]:
-    modules = {}
-    for name, module in SUBCOMMANDS.items():
-        try:
-            modules[name] = importlib.import_module(f"hurricane_ode._cli.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"hurricane_ode._cli.{module}":
-                raise
-    return modules
+    return {name: importlib.import_module(f"hurricane_ode._cli.{m}") for name, m in SUBCOMMANDS.items()}
 
 
 def build_parser() -> argparse.ArgumentParser:

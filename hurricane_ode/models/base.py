@@ -83,11 +83,7 @@ def _import_builtin_models() -> None:
     import importlib
 
     for module in ("hurricane_ode.models.vid_ode", "hurricane_ode.models.baselines"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:  # pragma: no cover - only while a module is absent
-            if exc.name != module:
-                raise
+        importlib.import_module(module)
 
 
 def reference_frames(inputs: Tensor, input_times: Tensor, input_mask: Tensor | None, query_times: Tensor) -> Tensor:
