@@ -252,12 +252,10 @@ def _read_tracks(tracks: str | os.PathLike | pd.DataFrame, what: str) -> pd.Data
     return df
 
 
-def _segments(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Insert NaN where a track jumps across the map seam (|dx| > 180)."""
-    if x.size < 2:
-        return x, y
-    cut = np.flatnonzero(np.abs(np.diff(x)) > 180.0) + 1
-    return np.insert(x, cut, np.nan), np.insert(y, cut, np.nan)
+def _segments(x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Split a track where it jumps across the map seam (|dx| > 180) into drawable pieces."""
+    cut = np.flatnonzero(np.abs(np.diff(x)) > 180.0) + 1 if x.size > 1 else []
+    return list(zip(np.split(x, cut), np.split(y, cut)))
 
 
 def _draw_tracks(ax: Any, box: _Box, df: pd.DataFrame, *, color: str, style: str, marker: str,
@@ -265,10 +263,10 @@ def _draw_tracks(ax: Any, box: _Box, df: pd.DataFrame, *, color: str, style: str
     first = True
     for sid, g in df.groupby("_id", sort=True):
         g = g.sort_values("_key")
-        x, y = _segments(box.x(g["lon"].values), g["lat"].values.astype(float))
-        ax.plot(x, y, style, color=color, marker=marker, markersize=3, lw=lw, transform=box.proj,
-                zorder=5, label=label if first else None)
-        first = False
+        for x, y in _segments(box.x(g["lon"].values), g["lat"].values.astype(float)):
+            ax.plot(x, y, style, color=color, marker=marker, markersize=3, lw=lw, transform=box.proj,
+                    zorder=5, label=label if first else None)
+            first = False
         if annotate and len(g):
             ax.annotate(str(sid), (float(box.x(g["lon"].values[0])), float(g["lat"].values[0])),
                         xycoords=box.proj._as_mpl_transform(ax), fontsize=6, color=color,
