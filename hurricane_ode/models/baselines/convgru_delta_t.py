@@ -24,6 +24,8 @@ loops run over time steps.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 from torch import Tensor, nn
 
@@ -42,7 +44,7 @@ from hurricane_ode.models.convgru import ConvGRUCell
 __all__ = ["ConvGRUDeltaT", "RecurrentFrameModel"]
 
 
-class RecurrentFrameModel(nn.Module):
+class RecurrentFrameModel(nn.Module, ABC):
     """Shared skeleton of the ConvGRU-Δt / ConvGRU-Decay baselines.
 
     Subclasses define how the time gap enters: :meth:`_cell_input` (extra input
@@ -64,11 +66,13 @@ class RecurrentFrameModel(nn.Module):
         self.dec_cell = ConvGRUCell(hid + self.extra_channels, hid)
         self.decoder = ConvDecoder(hid, c, config.base_channels, config.n_downsample)
 
-    def _cell_input(self, emb: Tensor, dt: Tensor) -> Tensor:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def _cell_input(self, emb: Tensor, dt: Tensor) -> Tensor:
+        """The ConvGRU input for an embedding ``[B, hid, h, w]`` after a gap ``dt`` ``[B]``."""
 
-    def _transition(self, h: Tensor, dt: Tensor, phase: str) -> Tensor:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def _transition(self, h: Tensor, dt: Tensor, phase: str) -> Tensor:
+        """The hidden state carried across a gap ``dt`` (``phase``: ``encode`` or ``decode``)."""
 
     def forward(
         self,
