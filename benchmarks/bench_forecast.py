@@ -13,10 +13,10 @@ and output times are the demo forecast's (:func:`hurricane_ode.demo.demo_times`)
 
 Rows (median and min of ``--repeat`` runs after one warm-up run):
 
-* ``total forecast()``: :func:`hurricane_ode.forecast.forecast` from files to Dataset
-* ``  prepare (open+tile+select)``: :func:`~hurricane_ode.forecast.prepare_request`
-* ``  model only``: :func:`~hurricane_ode.forecast.run_model` (the network, de-normalisation)
-* ``  to CF Dataset``: :func:`~hurricane_ode.forecast.request_to_dataset`
+* ``total forecast()``: :func:`hurricane_ode.forecasting.forecast` from files to Dataset
+* ``  prepare (open+tile+select)``: :func:`~hurricane_ode.forecasting.prepare_request`
+* ``  model only``: :func:`~hurricane_ode.forecasting.run_model` (the network, de-normalisation)
+* ``  to CF Dataset``: :func:`~hurricane_ode.forecasting.request_to_dataset`
 * ``write NetCDF``: :func:`hurricane_ode.io.write_dataset` of the result (atomic write)
 
 Weights do not change the cost, only the architecture does, so ``--tiny`` measures the
@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 
 from hurricane_ode.demo import DEMO, demo_tiles, demo_times, demo_world
-from hurricane_ode.forecast import (
+from hurricane_ode.forecasting import (
     forecast,
     load_forecaster,
     prepare_request,

@@ -15,7 +15,7 @@ import torch
 
 from hurricane_ode.data.clips import collate_clips
 from hurricane_ode.data.sources import build_dataset
-from hurricane_ode.forecast import load_forecaster
+from hurricane_ode.forecasting import load_forecaster
 from hurricane_ode.models.base import reference_frames
 
 

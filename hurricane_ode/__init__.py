@@ -27,8 +27,8 @@ _EXPORTS: dict[str, str] = {
     "VidODE": "hurricane_ode.models.vid_ode",
     "train": "hurricane_ode.training.trainer",
     "available_models": "hurricane_ode.models.base",
-    "forecast": "hurricane_ode.forecast",
-    "load_forecaster": "hurricane_ode.forecast",
+    "forecast": "hurricane_ode.forecasting",
+    "load_forecaster": "hurricane_ode.forecasting",
     "write_dataset": "hurricane_ode.io",
     "open_dataset": "hurricane_ode.io",
     "MetricAccumulator": "hurricane_ode.metrics",
@@ -36,7 +36,7 @@ _EXPORTS: dict[str, str] = {
     "find_centres": "hurricane_ode.tracking",
     "link_tracks": "hurricane_ode.tracking",
     "track_errors": "hurricane_ode.tracking",
-    "evaluate": "hurricane_ode.evaluate",
+    "evaluate": "hurricane_ode.evaluation",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -66,7 +66,7 @@ def run_demo(
     checkpoint: None = the shipped demo model. ``overwrite`` replaces the demo's own two
     output files (``forecast_<basin>.nc`` / ``.png``) in ``output_dir``.
     """
-    from hurricane_ode.forecast import forecast, load_forecaster
+    from hurricane_ode.forecasting import forecast, load_forecaster
     from hurricane_ode.io import check_output, write_dataset
 
     s = settings or _dw.DEMO

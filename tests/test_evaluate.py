@@ -1,4 +1,4 @@
-"""Experiments (hurricane_ode.evaluate): tiny end-to-end runs on a store made from the demo world."""
+"""Experiments (hurricane_ode.evaluation): tiny end-to-end runs on a store made from the demo world."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from hurricane_ode.evaluate import (
+from hurricane_ode.evaluation import (
     ABLATION_ROWS,
     evaluate,
     experiment_config_from_dict,
@@ -140,7 +140,7 @@ def test_cached_model_with_other_config_is_refused(baselines_run):
 
 
 def _as_values(cfg) -> dict:
-    from hurricane_ode.evaluate.settings import experiment_config_to_dict
+    from hurricane_ode.evaluation.settings import experiment_config_to_dict
 
     return experiment_config_to_dict(cfg)
 
@@ -167,7 +167,7 @@ def test_ablation_rows_are_table4_switches():
     }  # fmt: skip
     assert list(ABLATION_ROWS) == list(expect)
     for row, flags in expect.items():
-        from hurricane_ode.evaluate import ablation_switches
+        from hurricane_ode.evaluation import ablation_switches
 
         m = model_config_for(base, "vid_ode", ablation_switches(row)).model
         assert m.name == "vid_ode"
@@ -211,14 +211,14 @@ def test_bad_settings_name_the_key(tmp_path):
                  progress=False)  # fmt: skip
 
 
-def test_package_import_gives_a_callable():
+def test_top_level_names_stay_functions_after_submodule_imports():
     import hurricane_ode
-    import hurricane_ode.evaluate  # noqa: F401  (binds the package attribute)
+    import hurricane_ode.evaluation  # noqa: F401
+    import hurricane_ode.forecasting  # noqa: F401
+    from hurricane_ode.evaluation import evaluate as ev
+    from hurricane_ode.forecasting import forecast as fc
 
-    assert callable(hurricane_ode.evaluate)
-    from hurricane_ode import evaluate as ev
-
-    assert callable(ev)
+    assert hurricane_ode.evaluate is ev and hurricane_ode.forecast is fc
 
 
 def test_cli_runs_and_prints_table(tiny_store, tmp_path, capsys):

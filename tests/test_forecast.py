@@ -21,7 +21,7 @@ import xarray as xr
 
 from hurricane_ode import __version__
 from hurricane_ode.cli import build_parser, main
-from hurricane_ode.forecast import forecast, load_forecaster
+from hurricane_ode.forecasting import forecast, load_forecaster
 from hurricane_ode.io import open_dataset, write_dataset
 from hurricane_ode.training.checkpoint import file_digest
 
@@ -266,7 +266,7 @@ def test_inconsistent_checkpoints(tiny, tmp_path):
 
 
 def test_missing_demo_model_is_explained(tmp_path, monkeypatch):
-    import hurricane_ode.forecast as fmod
+    import hurricane_ode.forecasting as fmod
 
     monkeypatch.setattr(fmod, "demo_checkpoint_path", lambda: tmp_path / "demo_model.pt")
     with pytest.raises(FileNotFoundError, match="demo model .* is missing.*--checkpoint"):
@@ -408,7 +408,7 @@ def test_run_demo_writes_forecast_and_map(tiny, tmp_path, monkeypatch, capsys):
 
 def test_package_level_forecast_is_the_function_even_after_module_import(basic, tiny):
     import hurricane_ode
-    import hurricane_ode.forecast  # binds the module to the package attribute
+    import hurricane_ode.forecasting  # noqa: F401  (must not shadow the function)
 
     ds = hurricane_ode.forecast(tiny.checkpoint, str(tiny.store), "natl", "2005-08-02T00/2005-08-02T12/3h")
     np.testing.assert_array_equal(ds.PSL.values, basic.PSL.values)

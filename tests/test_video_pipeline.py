@@ -18,7 +18,7 @@ import yaml
 from hurricane_ode.cli import main
 from hurricane_ode.config import Config, config_from_dict, config_to_dict, load_config
 from hurricane_ode.data.video import PAPER_EXTRAPOLATION, PAPER_INTERPOLATION
-from hurricane_ode.evaluate.video import VIDEO_METRICS, VIDEO_TASKS, evaluate_video, paper_table
+from hurricane_ode.evaluation.video import VIDEO_METRICS, VIDEO_TASKS, evaluate_video, paper_table
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO_CONFIGS = sorted((ROOT / "configs" / "video").glob("*.yaml"))
@@ -169,7 +169,7 @@ def test_train_cli_dataset_video_and_path_override_the_config(tmp_path):
 # ----------------------------------------------------------------------------- frame strip
 def test_frames_at_arbitrary_times_and_strip_png(tmp_path):
     from hurricane_ode.data.sources import build_dataset
-    from hurricane_ode.evaluate.video_strip import predict_at_times, save_frame_strip
+    from hurricane_ode.evaluation.video_strip import predict_at_times, save_frame_strip
     from hurricane_ode.models.base import build_model
 
     cfg = tiny("interpolation")

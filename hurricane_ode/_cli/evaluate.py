@@ -1,4 +1,4 @@
-"""``hurricane-ode evaluate``: a thin shell over :func:`hurricane_ode.evaluate.evaluate`."""
+"""``hurricane-ode evaluate``: a thin shell over :func:`hurricane_ode.evaluation.evaluate`."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hurricane_ode.evaluate import evaluate
+    from hurricane_ode.evaluation import evaluate
 
     configs = args.config if isinstance(args.config, list) else ([args.config] if args.config else [])
 
@@ -79,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(
                 f"--models: unknown model(s) {unknown}; available: {', '.join(available_models())}"
             )
-    if args.experiment == "video":  # its own module: hurricane_ode.evaluate.video
-        from hurricane_ode.evaluate.video import evaluate_video
+    if args.experiment == "video":  # its own module: hurricane_ode.evaluation.video
+        from hurricane_ode.evaluation.video import evaluate_video
 
         if not configs:
             raise ValueError("--experiment video needs --config (e.g. configs/video/bouncing_balls.yaml)")

@@ -64,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hurricane_ode.forecast import forecast, load_forecaster
+    from hurricane_ode.forecasting import forecast, load_forecaster
     from hurricane_ode.io import check_output, write_dataset
 
     output = check_output(args.output, args.overwrite)  # fail before any work

@@ -3,9 +3,9 @@
 Input: one or more ordinary training configs (``configs/video/*.yaml``), each naming a
 video source (``data.source``) and one task (``data.sampling.task``: interpolation or
 extrapolation). Every listed model is trained from each config through the same trainer
-and model cache as the CAM5 experiments (:func:`hurricane_ode.evaluate.zoo.obtain_model`,
+and model cache as the CAM5 experiments (:func:`hurricane_ode.evaluation.zoo.obtain_model`,
 run directories ``<output_dir>/models/<dataset>_<task>/<model>/``) and scored on a fixed
-list of held-out clips (the ``test`` split; :func:`~hurricane_ode.evaluate.scoring.build_eval_clips`,
+list of held-out clips (the ``test`` split; :func:`~hurricane_ode.evaluation.scoring.build_eval_clips`,
 drawn with the run's seed). Several configs for the same dataset fill the two column
 groups of one row::
 
@@ -45,16 +45,16 @@ from tqdm.auto import tqdm
 
 from hurricane_ode.config import Config, DataConfig, load_config
 from hurricane_ode.data.clips import collate_clips
-from hurricane_ode.evaluate.records import environment_record, write_csv, write_json
-from hurricane_ode.evaluate.scoring import EvalClips, build_eval_clips
-from hurricane_ode.evaluate.settings import (
+from hurricane_ode.evaluation.records import environment_record, write_csv, write_json
+from hurricane_ode.evaluation.scoring import EvalClips, build_eval_clips
+from hurricane_ode.evaluation.settings import (
     ExperimentConfig,
     ExperimentSettings,
     experiment_config_to_dict,
     load_experiment_config,
     model_config_for,
 )
-from hurricane_ode.evaluate.zoo import obtain_model
+from hurricane_ode.evaluation.zoo import obtain_model
 from hurricane_ode.metrics import MetricAccumulator
 
 __all__ = [
@@ -239,7 +239,7 @@ def evaluate_video(
 
     Returns one row per (dataset, model) with columns ``<task>_<ssim|lpips|psnr>``.
     """
-    from hurricane_ode.evaluate.experiments import resolve_lpips
+    from hurricane_ode.evaluation.experiments import resolve_lpips
     from hurricane_ode.models.base import available_models
     from hurricane_ode.training.trainer import resolve_device
 

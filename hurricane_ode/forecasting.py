@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
-import types
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -402,18 +400,3 @@ def forecast(
     fc.model.to(device)
     request = prepare_request(fc, inputs, basin, times, input_times, device=device)
     return request_to_dataset(fc, request, run_model(fc, request))
-
-
-class _CallableModule(types.ModuleType):
-    """``hurricane_ode.forecast`` names both this module and the function :func:`forecast`.
-
-    The package re-exports the function lazily, but once the module has been imported Python
-    binds the *module* to the package attribute. Making the module callable keeps
-    ``hurricane_ode.forecast(...)`` working either way.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> xr.Dataset:
-        return forecast(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

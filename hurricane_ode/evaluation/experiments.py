@@ -32,9 +32,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from hurricane_ode.config import Config
-from hurricane_ode.evaluate.records import environment_record, write_csv, write_json, write_yaml
-from hurricane_ode.evaluate.scoring import EvalClips, build_eval_clips, score_model
-from hurricane_ode.evaluate.settings import (
+from hurricane_ode.evaluation.records import environment_record, write_csv, write_json, write_yaml
+from hurricane_ode.evaluation.scoring import EvalClips, build_eval_clips, score_model
+from hurricane_ode.evaluation.settings import (
     ABLATION_ROWS,
     EXPERIMENTS,
     ExperimentConfig,
@@ -45,7 +45,7 @@ from hurricane_ode.evaluate.settings import (
     model_config_for,
     small_config,
 )
-from hurricane_ode.evaluate.zoo import TrainedModel, obtain_model
+from hurricane_ode.evaluation.zoo import TrainedModel, obtain_model
 
 __all__ = ["evaluate", "resolve_lpips", "LPIPS_WEIGHTS"]
 

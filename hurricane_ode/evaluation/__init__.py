@@ -1,9 +1,7 @@
 """Experiments: the paper's CAM5 baseline table, error vs sampling rate, and the ablation.
 
-``from hurricane_ode import evaluate`` gives :func:`evaluate`. (This package is also
-named ``evaluate``; once it is imported, Python binds ``hurricane_ode.evaluate`` to the
-package, so the package itself is made callable and forwards to :func:`evaluate`:
-``hurricane_ode.evaluate(...)`` works either way.)
+``from hurricane_ode import evaluate`` gives :func:`evaluate` (the package is named
+``evaluation`` so that importing it never shadows the function on the top-level package).
 
 Modules: :mod:`.settings` (experiment YAML, small/paper configs, Table 4 switches),
 :mod:`.zoo` (train-or-reuse models), :mod:`.scoring` (metrics and tracks on fixed test
@@ -12,12 +10,8 @@ clips), :mod:`.records` (atomic files, run record), :mod:`.experiments` (:func:`
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
-
-from hurricane_ode.evaluate.experiments import evaluate, resolve_lpips
-from hurricane_ode.evaluate.settings import (
+from hurricane_ode.evaluation.experiments import evaluate, resolve_lpips
+from hurricane_ode.evaluation.settings import (
     ABLATION_ROWS,
     DEFAULT_MODELS,
     EXPERIMENTS,
@@ -46,13 +40,3 @@ __all__ = [
     "model_config_for",
     "small_config",
 ]
-
-
-class _CallableModule(types.ModuleType):
-    """The package, callable as :func:`evaluate` (see the module docstring)."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return evaluate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
