@@ -96,5 +96,10 @@ def to_cftime(values: Iterable, calendar: str) -> list[cftime.datetime]:
 
 
 def hours_between(times: Sequence[cftime.datetime], origin: cftime.datetime) -> np.ndarray:
-    """Float hours from ``origin`` to each time, computed in the times' own calendar."""
-    return np.array([(t - origin).total_seconds() / 3600.0 for t in times], dtype=np.float64)
+    """Float hours from ``origin`` to each time, computed in the times' own calendar.
+
+    The same arithmetic as :func:`hurricane_ode.data.sampling.hours_since` (one implementation).
+    """
+    from hurricane_ode.data.sampling import hours_since
+
+    return hours_since(list(times), origin)
