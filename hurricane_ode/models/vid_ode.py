@@ -71,7 +71,7 @@ from hurricane_ode.models.convgru import ConvGRUCell
 from hurricane_ode.models.odefunc import ConvODEFunc
 from hurricane_ode.models.solver import integrate_intervals
 
-__all__ = ["VidODE", "warp", "MODES", "infer_mode"]
+__all__ = ["VidODE", "warp", "compose", "MODES", "infer_mode"]
 
 MODES = ("extrapolation", "interpolation")
 COMPOSITIONS = ("paper", "residual")
@@ -206,6 +206,29 @@ def infer_mode(input_times: Tensor, query_times: Tensor, input_mask: Tensor | No
     return None
 
 
+def compose(
+    raw: Tensor, x_prev: Tensor, config: ModelConfig
+) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+    """Split G's output ``[D | F | M]`` and apply Psi (Eq. 2) -> (frame, D, flow, mask).
+
+    raw ``[B, C (+2 if use_warp) (+1 if use_mask), H, W]``, x_prev ``[B, C, H, W]``; shared by
+    every model with Vid-ODE's decoder (VidODE, Vid-RNN).
+    """
+    c = config.in_channels
+    d, k = raw[:, :c], c
+    flow = None
+    warped = x_prev
+    if config.use_warp:
+        flow = raw[:, k : k + 2]
+        k += 2
+        warped = warp(x_prev, flow)
+    filler = x_prev + d if config.composition == "residual" else d
+    if config.use_mask:
+        m = torch.sigmoid(raw[:, k : k + 1])
+        return m * warped + (1 - m) * filler, d, flow, m
+    return warped + d, d, flow, None
+
+
 class VidODE(nn.Module):
     """Vid-ODE; see the module docstring for the model, its time origin and its ablations.
 
@@ -321,24 +344,6 @@ class VidODE(nn.Module):
             seen = seen | m
         return hstate
 
-    def _compose(self, raw: Tensor, x_prev: Tensor) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
-        """Split G's output and apply Psi: -> (frame, D, flow, mask)."""
-        cfg, c = self.config, self.config.in_channels
-        d = raw[:, :c]
-        k = c
-        flow = None
-        if cfg.use_warp:
-            flow = raw[:, k : k + 2]
-            k += 2
-            warped = warp(x_prev, flow)
-        else:
-            warped = x_prev
-        filler = x_prev + d if cfg.composition == "residual" else d
-        if cfg.use_mask:
-            m = torch.sigmoid(raw[:, k : k + 1])
-            return m * warped + (1 - m) * filler, d, flow, m
-        return warped + d, d, flow, None
-
     def forward(
         self,
         inputs: Tensor,
@@ -375,7 +380,7 @@ class VidODE(nn.Module):
             s = query_times[:, k]
             h_cur = integrate_intervals(self.f_phi, h_prev, (s - t_prev) * scale, self.solver)
             raw = self.decoder(h_cur, h_prev)
-            x_prev, d, flow, m = self._compose(raw, x_prev)
+            x_prev, d, flow, m = compose(raw, x_prev, self.config)
             frames.append(x_prev)
             diffs.append(d)
             flows.append(flow)

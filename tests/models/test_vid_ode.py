@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from hurricane_ode.config import ModelConfig, SolverConfig
 from hurricane_ode.models.base import build_model, reference_frames
-from hurricane_ode.models.vid_ode import VidODE, infer_mode, reference_times, warp
+from hurricane_ode.models.vid_ode import VidODE, compose, infer_mode, reference_times, warp
 
 H = W = 16
 
@@ -65,7 +65,7 @@ def test_zero_flow_and_full_mask_return_previous_frame_exactly():
     raw = torch.randn(2, model.n_out, H, W)
     raw[:, 3:5] = 0.0  # flow
     raw[:, 5:6] = 100.0  # mask logit -> sigmoid == 1.0 exactly in float32
-    frame, d, flow, m = model._compose(raw, x)
+    frame, d, flow, m = compose(raw, x, model.config)
     assert torch.equal(m, torch.ones_like(m))
     assert torch.equal(frame, x)
     assert torch.equal(d, raw[:, :3])

@@ -48,7 +48,7 @@ from hurricane_ode.models.baselines._encoders import (
 )
 from hurricane_ode.models.convgru import ConvGRUCell
 from hurricane_ode.models.vid_ode import ConvDecoder as VidODEDecoder
-from hurricane_ode.models.vid_ode import warp
+from hurricane_ode.models.vid_ode import compose
 
 __all__ = ["VidRNN"]
 
@@ -76,22 +76,6 @@ class VidRNN(nn.Module):
         n_out = c + 2 * config.use_warp + config.use_mask
         # Vid-ODE's own decoder G(h, h_prev): same architecture, only the dynamics differ.
         self.generator = VidODEDecoder(hid, config.base_channels, config.n_downsample, n_out)
-
-    def _compose(self, raw: Tensor, x_prev: Tensor) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
-        """Split G's output ``[D | F | M]`` and apply Psi -> (frame, D, flow, mask), as Vid-ODE does."""
-        cfg, c = self.config, self.config.in_channels
-        d, k = raw[:, :c], c
-        flow = None
-        warped = x_prev
-        if cfg.use_warp:
-            flow = raw[:, k : k + 2]
-            k += 2
-            warped = warp(x_prev, flow)
-        filler = x_prev + d if cfg.composition == "residual" else d
-        if cfg.use_mask:
-            m = torch.sigmoid(raw[:, k : k + 1])
-            return m * warped + (1 - m) * filler, d, flow, m
-        return warped + d, d, flow, None
 
     def forward(
         self,
@@ -127,7 +111,7 @@ class VidRNN(nn.Module):
         h_prev = h
         frames, diffs, flows, masks = [], [], [], []
         for k in range(hq.shape[1]):
-            x_prev, d, flow, m = self._compose(self.generator(hq[:, k], h_prev), x_prev)
+            x_prev, d, flow, m = compose(self.generator(hq[:, k], h_prev), x_prev, self.config)
             frames.append(x_prev)
             diffs.append(d)
             flows.append(flow)
