@@ -19,7 +19,9 @@ CACHE_ENV = "HURRICANE_ODE_CACHE"
 
 
 def expand_paths(
-    paths: str | os.PathLike | Iterable[str | os.PathLike], what: str = "input", pattern: str = "*.nc"
+    paths: str | os.PathLike | Iterable[str | os.PathLike],
+    what: str = "input",
+    pattern: str = "*.nc",
 ) -> list[Path]:
     """Expand user paths to files.
 
@@ -38,7 +40,9 @@ def expand_paths(
         Files in the order given (each glob and directory sorted).
     """
     if paths is None:
-        raise TypeError(f"{what}: no input given (got None); pass file paths, a directory or a glob")
+        raise TypeError(
+            f"{what}: no input given (got None); pass file paths, a directory or a glob"
+        )
     items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     if not items:
         raise FileNotFoundError(f"{what}: no input files given")

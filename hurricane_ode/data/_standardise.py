@@ -250,5 +250,3 @@ def _standardise_grid(ds: xr.Dataset, path: Any, layout: FileLayout) -> xr.Datas
     ds["lon"].attrs = {"standard_name": "longitude", "long_name": "longitude",
                        "units": "degrees_east", "axis": "X"}  # fmt: skip
     return ds
-
-

@@ -110,7 +110,9 @@ def basin_weights(
     src_lat_edges = np.clip(cell_edges(src_lat), -90.0, 90.0)
     dst_lat_edges = np.linspace(lat_min, lat_max, h + 1)
     dst_lon_edges = np.linspace(lon_min, lon_max, w + 1)
-    w_lat = conservative_weights(np.sin(np.deg2rad(src_lat_edges)), np.sin(np.deg2rad(dst_lat_edges)))
+    w_lat = conservative_weights(
+        np.sin(np.deg2rad(src_lat_edges)), np.sin(np.deg2rad(dst_lat_edges))
+    )
     w_lon = conservative_weights(cell_edges(src_lon), dst_lon_edges)
     lat = 0.5 * (dst_lat_edges[1:] + dst_lat_edges[:-1])
     lon = 0.5 * (dst_lon_edges[1:] + dst_lon_edges[:-1])

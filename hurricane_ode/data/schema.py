@@ -45,9 +45,7 @@ CF_ATTRS: dict[str, dict[str, str]] = {
 }
 
 
-def check_variables(
-    ds: xr.Dataset, where: str, variables: Sequence[str] = VARIABLES
-) -> xr.Dataset:
+def check_variables(ds: xr.Dataset, where: str, variables: Sequence[str] = VARIABLES) -> xr.Dataset:
     """Check ``ds`` holds ``variables`` with dims (time, lat, lon); return just those.
 
     Parameters
@@ -77,5 +75,7 @@ def check_variables(
         )
     for v in variables:
         if set(ds[v].dims) != set(DIMS):
-            raise InputError(f"{where}: variable {v} has dims {ds[v].dims}, expected (time, lat, lon)")
+            raise InputError(
+                f"{where}: variable {v} has dims {ds[v].dims}, expected (time, lat, lon)"
+            )
     return ds[list(variables)]

@@ -138,7 +138,9 @@ def open_tiles(
     where = f"tile store {p}, basin {name!r}"
     for v in variables or ():
         if v not in ds.data_vars:
-            raise TileStoreKeyError(f"{where}: no variable {v!r}; has {sorted(map(str, ds.data_vars))}")
+            raise TileStoreKeyError(
+                f"{where}: no variable {v!r}; has {sorted(map(str, ds.data_vars))}"
+            )
         if ds[v].dims != ("time", "lat", "lon"):
             raise TileStoreError(
                 f"{where}: variable {v!r} has dims {ds[v].dims}, expected ('time', 'lat', 'lon')"

@@ -73,7 +73,9 @@ def plan_basin(
     sub, _, _ = _cut(idx, basin, padded=shape is not None)
     weights = None
     if shape is not None:
-        w_lat, w_lon, _, _ = basin_weights(sub["lat"].values, sub["lon"].values, basin.bounds, shape)
+        w_lat, w_lon, _, _ = basin_weights(
+            sub["lat"].values, sub["lon"].values, basin.bounds, shape
+        )
         weights = (w_lat, w_lon)
     return BasinPlan(basin.name, sub["li"].values, sub["lj"].values, weights, min_valid_fraction)
 
@@ -86,7 +88,12 @@ def _runs(index: np.ndarray) -> list[tuple[int, int]]:
 
 
 def read_basin_block(
-    raw: xr.Dataset, layout: FileLayout, plan: BasinPlan, names: Sequence[str], start: int, stop: int
+    raw: xr.Dataset,
+    layout: FileLayout,
+    plan: BasinPlan,
+    names: Sequence[str],
+    start: int,
+    stop: int,
 ) -> dict[str, np.ndarray]:
     """Time steps ``start:stop`` (file-local) of one basin, standardised and regridded.
 
@@ -120,7 +127,9 @@ def read_basin_block(
         var = raw[layout.names[v]]
         base = {d["time"]: slice(start, stop), d["lat"]: slice(lo, hi), **layout.squeeze.get(v, {})}
         pieces = [
-            var.isel({**base, d["lon"]: slice(a, b)}).transpose(d["time"], d["lat"], d["lon"]).values
+            var.isel({**base, d["lon"]: slice(a, b)})
+            .transpose(d["time"], d["lat"], d["lon"])
+            .values
             for a, b in runs
         ]
         block = pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=2)
