@@ -125,6 +125,7 @@ def finish_group(
             "chunk_size": int(time_chunk),
             "missing_cells": int(missing.sum()),
             "missing_times": [str(times[i]) for i in bad[:1000]],
+            "missing_time_count": int(bad.size),
         }
     )
     if bad.size:

@@ -14,16 +14,17 @@ batches, so peak memory does not grow with the input.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import dask
+import netCDF4
 import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
+from xarray.backends.locks import HDF5_LOCK, NETCDFC_LOCK, combine_locks
 
 from hurricane_ode.data._chunks import batches, write_chunk
 from hurricane_ode.data._groups import finish_group, start_group
@@ -31,6 +32,8 @@ from hurricane_ode.data._standardise import FileLayout, clean_values
 from hurricane_ode.data.basins import Basin, _cut
 from hurricane_ode.data.regrid import basin_weights, regrid_block
 from hurricane_ode.data.schema import VARIABLES
+
+_NETCDF_LOCK = combine_locks([NETCDFC_LOCK, HDF5_LOCK])  # the lock xarray reads netCDF4 under
 
 __all__ = ["BasinPlan", "plan_basin", "read_basin_block", "tile_chunk", "prepare_files"]
 
@@ -87,20 +90,32 @@ def _runs(index: np.ndarray) -> list[tuple[int, int]]:
     return [(int(r[0]), int(r[-1]) + 1) for r in np.split(u, breaks)]
 
 
+def _read_raw(nc: Any, layout: FileLayout, v: str, sel: dict[str, Any]) -> np.ndarray:
+    """One hyperslab of variable ``v`` (masked/fill values -> NaN), axes (time, lat, lon)."""
+    var = nc.variables[layout.names[v]]
+    keys, kept = [], []
+    for dim in var.dimensions:
+        key = sel.get(dim, layout.squeeze.get(v, {}).get(dim, slice(None)))
+        keys.append(key)
+        if not isinstance(key, int):
+            kept.append(dim)
+    x = np.ma.asarray(var[tuple(keys)])
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    x = np.ma.filled(x, np.nan)
+    d = layout.dims
+    return np.transpose(x, [kept.index(d["time"]), kept.index(d["lat"]), kept.index(d["lon"])])
+
+
 def read_basin_block(
-    raw: xr.Dataset,
-    layout: FileLayout,
-    plan: BasinPlan,
-    names: Sequence[str],
-    start: int,
-    stop: int,
+    nc: Any, layout: FileLayout, plan: BasinPlan, names: Sequence[str], start: int, stop: int
 ) -> dict[str, np.ndarray]:
-    """Time steps ``start:stop`` (file-local) of one basin, standardised and regridded.
+    """Time steps ``start:stop`` (file-local) of one basin, raw (not yet cleaned or regridded).
 
     Parameters
     ----------
-    raw
-        The file opened lazily (no dask) by xarray.
+    nc
+        The file, an open :class:`netCDF4.Dataset` (auto mask and scale on).
     layout
         How the file maps onto the standardised grid.
     plan
@@ -113,7 +128,7 @@ def read_basin_block(
     Returns
     -------
     dict
-        ``{variable: float32 [stop - start, H, W]}``.
+        ``{variable: [stop - start, h, w]}`` on the basin's standardised sub-grid.
     """
     d = layout.dims
     fl = layout.lat_index[plan.lat_index]
@@ -124,27 +139,18 @@ def read_basin_block(
     lon_pos = np.searchsorted(read_cols, fc)
     out = {}
     for v in names:
-        var = raw[layout.names[v]]
-        base = {d["time"]: slice(start, stop), d["lat"]: slice(lo, hi), **layout.squeeze.get(v, {})}
-        pieces = [
-            var.isel({**base, d["lon"]: slice(a, b)})
-            .transpose(d["time"], d["lat"], d["lon"])
-            .values
-            for a, b in runs
-        ]
+        sel = {d["time"]: slice(start, stop), d["lat"]: slice(lo, hi)}
+        pieces = [_read_raw(nc, layout, v, {**sel, d["lon"]: slice(a, b)}) for a, b in runs]
         block = pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=2)
-        x = clean_values(block[:, fl - lo][:, :, lon_pos], layout.factors.get(v, 1.0))
-        if plan.weights is not None:
-            x = regrid_block(x, *plan.weights, min_valid_fraction=plan.min_valid_fraction)
-        out[v] = x
+        out[v] = block[:, fl - lo][:, :, lon_pos]
     return out
 
 
-def _open_raw(path: Path) -> xr.Dataset:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # reported once, condensed, when the inputs were scanned
-        return xr.open_dataset(path, engine="netcdf4", chunks=None, decode_times=False,
-                               decode_timedelta=False)  # fmt: skip
+def _finish_block(x: np.ndarray, plan: BasinPlan, factor: float) -> np.ndarray:
+    x = clean_values(x, factor)
+    if plan.weights is not None:
+        x = regrid_block(x, *plan.weights, min_valid_fraction=plan.min_valid_fraction)
+    return x
 
 
 def tile_chunk(
@@ -165,14 +171,25 @@ def tile_chunk(
         a, b = max(start, layout.start), min(stop, layout.stop)
         if a >= b:
             continue
-        raw = _open_raw(layout.path)
-        try:
-            for plan, _ in items:
-                blocks[plan.name].append(
-                    read_basin_block(raw, layout, plan, names, a - layout.start, b - layout.start)
-                )
-        finally:
-            raw.close()
+        with _NETCDF_LOCK:  # HDF5 is not thread-safe: open, read and close under xarray's lock
+            nc = netCDF4.Dataset(layout.path, mode="r")
+            try:
+                nc.set_auto_maskandscale(True)
+                raws = {
+                    plan.name: read_basin_block(
+                        nc, layout, plan, names, a - layout.start, b - layout.start
+                    )
+                    for plan, _ in items
+                }
+            finally:
+                nc.close()
+        for plan, _ in items:  # regrid outside the lock
+            blocks[plan.name].append(
+                {
+                    v: _finish_block(raws[plan.name][v], plan, layout.factors.get(v, 1.0))
+                    for v in names
+                }
+            )
     for plan, record in items:
         parts = blocks[plan.name]
         arrays = [np.concatenate([p[v] for p in parts], axis=0) for v in names]
