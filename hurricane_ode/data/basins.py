@@ -108,7 +108,8 @@ class Basin:
         """True when the two boxes share a region of non-zero area (longitude taken modulo 360)."""
         if min(self.lat_max, other.lat_max) - max(self.lat_min, other.lat_min) <= _EPS:
             return False
-        for shift in (-360.0, 0.0, 360.0):
+        base = 360.0 * round((self.lon_min - other.lon_min) / 360.0)  # any whole-turn offset
+        for shift in (base - 360.0, base, base + 360.0):
             lo = max(self.lon_min, other.lon_min + shift)
             hi = min(self.lon_max, other.lon_max + shift)
             if hi - lo > _EPS:
