@@ -23,14 +23,21 @@ from hurricane_ode.errors import InputError, OptionalDependencyError
 _LOCAL_SCHEDULERS = ("threads", "processes", "sync", "synchronous", "single-threaded")
 
 
-def moments(values: np.ndarray) -> tuple[int, float, float]:
-    """(count, mean, sum of squared deviations) of the finite values, float64."""
-    a = np.asarray(values, dtype=np.float64)
-    a = a[np.isfinite(a)]
+def moments(values: np.ndarray, finite: np.ndarray | None = None) -> tuple[int, float, float]:
+    """(count, mean, sum of squared deviations) of the finite values, float64.
+
+    ``finite``: ``np.isfinite(values)`` when the caller has it already.
+    """
+    a = np.asarray(values)
+    finite = np.isfinite(a) if finite is None else finite
+    if not finite.all():
+        a = a[finite]
     if a.size == 0:
         return 0, 0.0, 0.0
-    mean = float(a.mean())
-    return int(a.size), mean, float(((a - mean) ** 2).sum())
+    mean = float(a.mean(dtype=np.float64))
+    d = a.astype(np.float64).ravel()
+    d -= mean
+    return int(a.size), mean, float(np.dot(d, d))
 
 
 def merge(parts: Iterable[Sequence[float]]) -> tuple[int, float, float]:
@@ -127,8 +134,9 @@ def write_chunk(
                 f"has shape {arr.shape}, expected {(stop - start, *shape[1:])}"
             )
         _write_array_chunk(store, path, start, stop, arr)
-        stats[name] = list(moments(arr))
-        missing += (~np.isfinite(arr)).reshape(arr.shape[0], -1).sum(axis=1)
+        finite = np.isfinite(arr)
+        stats[name] = list(moments(arr, finite))
+        missing += arr[0].size - finite.reshape(arr.shape[0], -1).sum(axis=1)
     tmp = f"{record}.part"
     with open(tmp, "w") as fh:
         json.dump({"start": start, "stop": stop, "stats": stats, "missing": missing.tolist()}, fh)

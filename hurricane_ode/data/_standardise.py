@@ -57,9 +57,11 @@ def clean_values(x: Any, factor: float = 1.0) -> np.ndarray:
         float32 values.
     """
     x = np.asarray(x)
-    out = np.where(np.abs(x) < _CAM_FILL_THRESHOLD, x, np.nan)
+    bad = ~(np.abs(x) < _CAM_FILL_THRESHOLD)  # NaN and inf included
+    out = np.array(x, dtype=np.result_type(x.dtype, np.float32), copy=True)
+    out[bad] = np.nan
     if factor != 1.0:
-        out = out * factor
+        out *= factor
     return out.astype(np.float32, copy=False)
 
 

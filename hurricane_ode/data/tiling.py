@@ -107,6 +107,20 @@ def _read_raw(nc: Any, layout: FileLayout, v: str, sel: dict[str, Any]) -> np.nd
     return np.transpose(x, [kept.index(d["time"]), kept.index(d["lat"]), kept.index(d["lon"])])
 
 
+def _as_slice(index: np.ndarray) -> slice | np.ndarray:
+    if index.size and np.all(np.diff(index) == 1):
+        return slice(int(index[0]), int(index[-1]) + 1)
+    return index
+
+
+def _take(block: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``block[:, rows][:, :, cols]`` with one copy (views where the indices are contiguous)."""
+    r, c = _as_slice(rows), _as_slice(cols)
+    if isinstance(r, slice) or isinstance(c, slice):
+        return np.ascontiguousarray(block[:, r][:, :, c])
+    return block[:, rows[:, None], cols[None, :]]
+
+
 def read_basins(
     nc: Any,
     layout: FileLayout,
@@ -159,7 +173,7 @@ def read_basins(
             block = pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=2)
             for k in members:
                 fl, fc = geo[k]
-                out[plans[k].name][v] = block[:, fl - lo][:, :, np.searchsorted(cols, fc)]
+                out[plans[k].name][v] = _take(block, fl - lo, np.searchsorted(cols, fc))
     return out
 
 
