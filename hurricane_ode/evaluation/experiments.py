@@ -110,8 +110,9 @@ def _resolve_data(cfg: ExperimentConfig, progress: bool, demo: bool = False) -> 
     if data.source == "tiles" and data.path is None and not data.paths:
         if not demo:
             raise ConfigError(
-                "data.path is not set: give the tile store to evaluate on "
-                "(`hurricane-ode prepare` writes one)"
+                "data.path is not set: give the tile store to evaluate on (`hurricane-ode "
+                "prepare` writes one; the demo world's is hurricane_ode.demo.demo_tiles(), and "
+                "evaluate(config=None) runs the small defaults on it)"
             )
         from hurricane_ode.demo import demo_tiles
 
