@@ -17,7 +17,7 @@ import cftime
 import numpy as np
 import xarray as xr
 
-from hurricane_ode.data.cam5 import CF_ATTRS
+from hurricane_ode.data.schema import CF_ATTRS
 from hurricane_ode.timeutil import hours_between
 
 __all__ = ["VARIABLE_ATTRS", "forecast_dataset"]

@@ -211,9 +211,6 @@ def get_basin(spec: str | Basin | Sequence[float]) -> Basin:
     return Basin(_bbox_name(*values), *values, description="custom box")
 
 
-# --------------------------------------------------------------------------- tiling
-
-
 def _check_grid(ds: xr.Dataset) -> None:
     for dim in ("lat", "lon"):
         if dim not in ds.coords or ds[dim].ndim != 1 or ds[dim].dims != (dim,):
