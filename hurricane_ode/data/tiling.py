@@ -93,6 +93,10 @@ def _runs(index: np.ndarray) -> list[tuple[int, int]]:
 def _read_raw(nc: Any, layout: FileLayout, v: str, sel: dict[str, Any]) -> np.ndarray:
     """One hyperslab of variable ``v`` (masked/fill values -> NaN), axes (time, lat, lon)."""
     var = nc.variables[layout.names[v]]
+    filters = var.filters() or {}
+    if not any(filters.get(k) for k in ("zlib", "szip", "zstd", "bzip2", "blosc")):
+        # uncompressed chunks: without a chunk cache HDF5 reads just the selected bytes
+        var.set_var_chunk_cache(size=0, nelems=0, preemption=0.0)
     keys, kept = [], []
     for dim in var.dimensions:
         key = sel.get(dim, layout.squeeze.get(v, {}).get(dim, slice(None)))
