@@ -161,7 +161,8 @@ class Background:
         g = self.sp_basis @ coef.T  # [nlat, K]
         nlon = len(self.lon)
         spec = np.zeros((len(self.lat), nlon // 2 + 1), dtype=complex)
-        spec[:, 1 : self.sp_nk + 1] = g * (nlon / 2.0)
+        kmax = min(self.sp_nk, (nlon - 1) // 2)  # wavenumbers a coarse grid resolves
+        spec[:, 1 : kmax + 1] = g[:, :kmax] * (nlon / 2.0)
         return self.zonal[:, None] + np.fft.irfft(spec, n=nlon, axis=1)
 
     # ------------------------------------------------------------------ fields

@@ -195,7 +195,7 @@ def storms_on_tracks(
 def fill_given(storm: Storm, k: int, env_pa: float, climate: Climate) -> None:
     """Set a given-track storm's deficit, Rmax and B at step ``k`` from the environment PSL."""
     assert storm.target_psl is not None
-    dp = max(env_pa - float(storm.target_psl[k]), 100.0)
+    dp = max(env_pa - float(storm.target_psl[k]), 0.0)  # no low where the given pressure is higher
     lo, hi = climate.dp_genesis_hpa[0] * 100.0, climate.dp_peak_hpa[1] * 100.0
     x = min(max((dp - lo) / max(hi - lo, 1.0), 0.0), 1.0)
     r0, r1 = storm.rmax_range

@@ -129,7 +129,8 @@ def make_synthetic_world(
     climate: the :class:`Climate` (None: the defaults, the original world).
     storm_tracks: put the storms on these tracks instead of drawing them: a DataFrame or CSV
         in the project's ``tracks.csv`` layout or IBTrACS's; interpolated linearly to the
-        3-hourly steps; the central pressure follows ``min_psl_pa`` (deficit at least 1 hPa).
+        3-hourly steps; the central pressure follows ``min_psl_pa`` (no low where that is
+        above the background).
     tracks_format: ``"project"`` writes ``tracks.csv``; ``"ibtracs"`` or ``"both"`` also write
         ``tracks_ibtracs.csv`` (IBTrACS CSV layout with its units row).
     compress: zlib-compress the history files (level 1 + shuffle; lossless).
