@@ -398,3 +398,55 @@ def test_cli_synth_climate_and_tracks(tmp_path, capsys):
 
 def _tracks_path(directory):
     return pd.read_csv(directory / "tracks.csv")
+
+
+# --------------------------------------------------------------------------- scripts/make_worlds.py
+
+
+def _make_worlds_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "make_worlds.py"
+    spec = importlib.util.spec_from_file_location("make_worlds", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_make_worlds_script(tmp_path, capsys):
+    import json
+
+    mw = _make_worlds_module()
+    (tmp_path / "train.yaml").write_text(
+        "output: train\ntraining_seeds: [1000, 1999]\ntracks_format: both\nworlds:\n"
+        "  - {name: a, seed: 1000, days: 1, resolution: 10.0, climate: sample}\n"
+        "  - {name: b, seed: 1001, days: 1, resolution: 10.0, climate: default}\n"
+    )
+    (tmp_path / "held.yaml").write_text(
+        "output: held\nrequire_outside_training: true\ntraining_seeds: [1000, 1999]\nworlds:\n"
+        "  - {name: h, seed: 9001, days: 1, resolution: 10.0,"
+        " climate: {genesis_scale: 2.0, background: spectral}}\n"
+    )
+    args = [str(tmp_path / "train.yaml"), str(tmp_path / "held.yaml"), "--output", str(tmp_path / "w")]
+    assert mw.main(args) == 0
+    manifest = json.loads((tmp_path / "w" / "train" / "manifest.json").read_text())
+    a, b = manifest["worlds"]
+    assert (a["seed"], b["seed"]) == (1000, 1001) and a["outside_training_range"] == {}
+    assert a["climate"] != b["climate"]  # sampled vs default
+    assert (tmp_path / "w" / "train" / "a" / "tracks_ibtracs.csv").exists()
+    held = json.loads((tmp_path / "w" / "held" / "manifest.json").read_text())["worlds"][0]
+    assert held["outside_training_range"]["genesis_scale"]["by"] == pytest.approx(0.5)
+    assert held["background"] == "spectral"
+    # the same sampled climate again (seeded by the world seed); a rerun skips up-to-date worlds
+    assert mw.world_climate({"name": "a", "seed": 1000, "climate": "sample"}, 1.0).scalars() == a["climate"]
+    capsys.readouterr()
+    assert mw.main(args) == 0
+    assert capsys.readouterr().out.count("up to date, skipped") == 3
+    # a held-out world inside the training range or with a training seed is refused
+    (tmp_path / "bad.yaml").write_text(
+        "output: bad\nrequire_outside_training: true\ntraining_seeds: [1000, 1999]\nworlds:\n"
+        "  - {name: x, seed: 9003, days: 1, resolution: 10.0, climate: {genesis_scale: 1.2}}\n"
+    )
+    assert mw.main([str(tmp_path / "bad.yaml"), "--output", str(tmp_path / "w")]) == 2
+    assert "inside the training range" in capsys.readouterr().err
