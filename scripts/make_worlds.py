@@ -46,9 +46,13 @@ def world_climate(spec: dict, spread: float) -> Climate:
         return Climate()
     knobs = {"sample": True} if raw == "sample" else dict(raw) if isinstance(raw, dict) else None
     if knobs is None:
-        raise ConfigError(f"world {spec['name']}: climate must be 'default', 'sample' or a mapping, got {raw!r}")
+        raise ConfigError(
+            f"world {spec['name']}: climate must be 'default', 'sample' or a mapping, got {raw!r}"
+        )
     if knobs.pop("sample", False):
-        rng = np.random.default_rng(np.random.SeedSequence(int(spec["seed"]), spawn_key=(CLIMATE_STREAM,)))
+        rng = np.random.default_rng(
+            np.random.SeedSequence(int(spec["seed"]), spawn_key=(CLIMATE_STREAM,))
+        )
         base = Climate.sample(rng, spread).scalars() | {"background": "zonal"}
         return Climate.from_scalars(base | knobs)
     return Climate.from_scalars(knobs)
@@ -69,7 +73,9 @@ def load_config(path: Path) -> dict:
     for w in worlds:
         unknown = sorted(set(w) - _WORLD_KEYS)
         if unknown or "seed" not in w:
-            raise ConfigError(f"worlds config {path}: world {w.get('name')}: unknown keys {unknown} or no seed")
+            raise ConfigError(
+                f"worlds config {path}: world {w.get('name')}: unknown keys {unknown} or no seed"
+            )
     return cfg
 
 
@@ -79,7 +85,9 @@ def check_heldout(cfg: dict, name: str, seed: int, climate: Climate) -> dict:
     if cfg.get("require_outside_training"):
         lo, hi = cfg.get("training_seeds", [0, -1])
         if lo <= seed <= hi:
-            raise ConfigError(f"held-out world {name}: seed {seed} lies in the training seeds {lo}..{hi}")
+            raise ConfigError(
+                f"held-out world {name}: seed {seed} lies in the training seeds {lo}..{hi}"
+            )
         if not outside:
             raise ConfigError(f"held-out world {name}: its climate lies inside the training range")
     return outside
@@ -89,7 +97,9 @@ def _bytes(directory: Path) -> int:
     return sum(p.stat().st_size for p in directory.iterdir() if p.is_file())
 
 
-def make_set(cfg: dict, root: Path, overwrite: bool, progress: bool, counter: list[int]) -> list[dict]:
+def make_set(
+    cfg: dict, root: Path, overwrite: bool, progress: bool, counter: list[int]
+) -> list[dict]:
     """Generate every world of one config; return the manifest entries."""
     out = root / cfg.get("output", "worlds")
     out.mkdir(parents=True, exist_ok=True)
@@ -133,7 +143,10 @@ def make_set(cfg: dict, root: Path, overwrite: bool, progress: bool, counter: li
         tmp.write_text(json.dumps(meta, indent=1))
         os.replace(tmp, meta_path)
         extra = f"; outside training range: {sorted(outside)}" if outside else ""
-        print(f"{label}: {seconds:.1f} s, {entry['bytes'] / 1e6:.0f} MB, {meta['n_storms']} storms{extra}", flush=True)
+        print(
+            f"{label}: {seconds:.1f} s, {entry['bytes'] / 1e6:.0f} MB, {meta['n_storms']} storms{extra}",
+            flush=True,
+        )
         entries.append(entry)
     manifest = {"config": cfg, "worlds": entries}
     tmp = out / f".manifest.json.tmp{os.getpid()}"
@@ -146,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("configs", nargs="+", type=Path, help="worlds config YAML file(s)")
     parser.add_argument("--output", required=True, type=Path, help="root folder of the world sets")
-    parser.add_argument("--overwrite", action="store_true", help="regenerate worlds that are up to date")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="regenerate worlds that are up to date"
+    )
     parser.add_argument("--progress", action="store_true", help="a progress bar per world")
     parser.add_argument("--dry-run", action="store_true", help="print the worlds and climates only")
     args = parser.parse_args(argv)
@@ -163,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         for cfg in cfgs:
             make_set(cfg, args.output, args.overwrite, args.progress, counter)
-        print(f"done: {counter[1]} world(s) in {time.perf_counter() - t0:.0f} s under {args.output}")
+        print(
+            f"done: {counter[1]} world(s) in {time.perf_counter() - t0:.0f} s under {args.output}"
+        )
     except ConfigError as exc:
         print(f"make_worlds: error: {exc}", file=sys.stderr)
         return 2

@@ -64,8 +64,14 @@ def demo_world(settings: DemoSettings | None = None, progress: bool = True):
     settings = settings or DEMO
     from hurricane_ode.data.synthetic import SyntheticWorld, make_synthetic_world
 
-    key = {k: v for k, v in asdict(settings).items() if k in ("start", "days", "resolution", "seed", "compress")}
-    directory = cache_dir() / f"demo_world_seed{settings.seed}_{settings.days}d_{settings.resolution:g}deg"
+    key = {
+        k: v
+        for k, v in asdict(settings).items()
+        if k in ("start", "days", "resolution", "seed", "compress")
+    }
+    directory = (
+        cache_dir() / f"demo_world_seed{settings.seed}_{settings.days}d_{settings.resolution:g}deg"
+    )
     marker = directory / "hurricane_ode_demo.json"
     stamp = {**key, "generator": GENERATOR}
     if marker.exists() and json.loads(marker.read_text()) == stamp:

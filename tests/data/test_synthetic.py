@@ -255,7 +255,9 @@ def test_climate_validation_and_training_range():
     with pytest.raises(ConfigError, match="unknown Climate key.*jet"):
         Climate.from_dict({"jet": 2})
     c1 = Climate.sample(np.random.default_rng(4))
-    assert c1 == Climate.sample(np.random.default_rng(4)) != Climate.sample(np.random.default_rng(5))
+    assert (
+        c1 == Climate.sample(np.random.default_rng(4)) != Climate.sample(np.random.default_rng(5))
+    )
     for _ in range(20):
         c = Climate.sample(np.random.default_rng(_), spread=1.0)
         assert c.outside_training_range() == {}
@@ -263,7 +265,9 @@ def test_climate_validation_and_training_range():
             lo, hi = TRAINING_RANGES[name]
             assert lo - 1e-9 <= value <= hi + 1e-9, name
     mid = Climate.sample(np.random.default_rng(0), spread=0.0)
-    assert mid.subtropical_high_hpa == pytest.approx(sum(TRAINING_RANGES["subtropical_high_hpa"]) / 2)
+    assert mid.subtropical_high_hpa == pytest.approx(
+        sum(TRAINING_RANGES["subtropical_high_hpa"]) / 2
+    )
     hot = Climate.from_scalars({"subtropical_high_lat": 37.0, "genesis_scale": 2.0,
                                 "background": "spectral"})  # fmt: skip
     out = hot.outside_training_range()
@@ -359,7 +363,12 @@ def test_ibtracs_tracks_layout_and_round_trip(tmp_path):
     raw = pd.read_csv(w.ibtracs, dtype=str, keep_default_na=False)
     assert tuple(raw.columns) == IBTRACS_COLUMNS
     units = raw.iloc[0]
-    assert (units.LAT, units.LON, units.WMO_WIND, units.WMO_PRES) == ("degrees_north", "degrees_east", "kts", "mb")
+    assert (units.LAT, units.LON, units.WMO_WIND, units.WMO_PRES) == (
+        "degrees_north",
+        "degrees_east",
+        "kts",
+        "mb",
+    )
     body = raw.iloc[1:]
     assert "NA" in set(body.BASIN) and set(body.BASIN) <= {"NA", "EP", "WP", "NI", "SI", "SP"}
     off = ~body.ISO_TIME.str[11:13].isin(["00", "06", "12", "18"])
@@ -388,8 +397,13 @@ def test_cli_synth_climate_and_tracks(tmp_path, capsys):
     assert rc == 0
     assert "tracks_ibtracs.csv" in capsys.readouterr().out
     meta = __import__("json").loads((tmp_path / "w" / "world.json").read_text())
-    assert meta["climate"]["background"] == "spectral" and meta["climate"]["subtropical_high_hpa"] == 1024
-    assert meta["storms_on_given_tracks"] and set(_tracks_path(tmp_path / "w").storm_id) == {"KATRINA"}
+    assert (
+        meta["climate"]["background"] == "spectral"
+        and meta["climate"]["subtropical_high_hpa"] == 1024
+    )
+    assert meta["storms_on_given_tracks"] and set(_tracks_path(tmp_path / "w").storm_id) == {
+        "KATRINA"
+    }
     (tmp_path / "bad.yaml").write_text("jet_speed: 3\n")
     assert main(["synth", "--output", str(tmp_path / "x"), "--days", "1", "--resolution", "10",
                  "--climate", str(tmp_path / "bad.yaml"), "--quiet"]) == 2  # fmt: skip
@@ -428,7 +442,12 @@ def test_make_worlds_script(tmp_path, capsys):
         "  - {name: h, seed: 9001, days: 1, resolution: 10.0,"
         " climate: {genesis_scale: 2.0, background: spectral}}\n"
     )
-    args = [str(tmp_path / "train.yaml"), str(tmp_path / "held.yaml"), "--output", str(tmp_path / "w")]
+    args = [
+        str(tmp_path / "train.yaml"),
+        str(tmp_path / "held.yaml"),
+        "--output",
+        str(tmp_path / "w"),
+    ]
     assert mw.main(args) == 0
     manifest = json.loads((tmp_path / "w" / "train" / "manifest.json").read_text())
     a, b = manifest["worlds"]
@@ -439,7 +458,10 @@ def test_make_worlds_script(tmp_path, capsys):
     assert held["outside_training_range"]["genesis_scale"]["by"] == pytest.approx(0.5)
     assert held["background"] == "spectral"
     # the same sampled climate again (seeded by the world seed); a rerun skips up-to-date worlds
-    assert mw.world_climate({"name": "a", "seed": 1000, "climate": "sample"}, 1.0).scalars() == a["climate"]
+    assert (
+        mw.world_climate({"name": "a", "seed": 1000, "climate": "sample"}, 1.0).scalars()
+        == a["climate"]
+    )
     capsys.readouterr()
     assert mw.main(args) == 0
     assert capsys.readouterr().out.count("up to date, skipped") == 3

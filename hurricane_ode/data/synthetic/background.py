@@ -63,7 +63,11 @@ def spectral_zonal_mean_psl(lat: np.ndarray, climate: Climate) -> np.ndarray:
     span = 32.0
     tropics = c.trough_hpa + (high - c.trough_hpa) * np.sin(0.5 * np.pi * np.clip(a / L, 0, 1)) ** 2
     falling = high - (high - low) * np.sin(0.5 * np.pi * np.clip((a - L) / span, 0, 1)) ** 2
-    polar = low + (1010.0 - low) * np.sin(0.5 * np.pi * np.clip((a - L - span) / (90 - L - span), 0, 1)) ** 2
+    polar = (
+        low
+        + (1010.0 - low)
+        * np.sin(0.5 * np.pi * np.clip((a - L - span) / (90 - L - span), 0, 1)) ** 2
+    )
     hpa = np.where(a <= L, tropics, np.where(a <= L + span, falling, polar))
     return hpa * 100.0
 
@@ -117,7 +121,9 @@ class Background:
     rng: the world's ``waves`` stream (drawn once, here).
     """
 
-    def __init__(self, lat: np.ndarray, lon: np.ndarray, climate: Climate, rng: np.random.Generator):
+    def __init__(
+        self, lat: np.ndarray, lon: np.ndarray, climate: Climate, rng: np.random.Generator
+    ):
         self.lat, self.lon, self.climate = lat, lon, climate
         self.kind = climate.background
         lam = np.deg2rad(lon)
@@ -125,9 +131,9 @@ class Background:
             self.zonal = zonal_mean_psl(lat, climate)
             self.waves = _draw_waves(rng, climate)
             env_st = np.exp(-(((np.abs(lat) - climate.subtropical_high_lat) / 10.0) ** 2))
-            self.stationary = self.zonal[:, None] + climate.stationary_wave_pa * env_st[:, None] * np.cos(
-                2.0 * (lam - math.radians(200.0))
-            )
+            self.stationary = self.zonal[:, None] + climate.stationary_wave_pa * env_st[
+                :, None
+            ] * np.cos(2.0 * (lam - math.radians(200.0)))
             self._cos = {int(k): np.cos(k * lam) for k in np.unique(self.waves.k)}
             self._sin = {int(k): np.sin(k * lam) for k in np.unique(self.waves.k)}
         else:
@@ -152,7 +158,9 @@ class Background:
         self.sp_coef = amp * np.exp(1j * theta)  # [K, J]
         phi = np.deg2rad(lat + 90.0)  # 0..pi
         envelope = 0.25 + 0.75 * np.sin(np.deg2rad(lat)) ** 2
-        self.sp_basis = np.sin(np.arange(1, n_j + 1)[None, :] * phi[:, None]) * envelope[:, None]  # [nlat, J]
+        self.sp_basis = (
+            np.sin(np.arange(1, n_j + 1)[None, :] * phi[:, None]) * envelope[:, None]
+        )  # [nlat, J]
         self.sp_nk = n_k
 
     def _spectral_psl(self, seconds: float) -> np.ndarray:
@@ -176,7 +184,9 @@ class Background:
         for i in range(len(w.amp)):
             xi = (lat - w.lat0[i]) / w.width[i]
             env = np.exp(-(xi**2))
-            amp_t = w.amp[i] * (1.0 + 0.4 * math.sin(2 * math.pi * seconds / w.mod_period[i] + w.mod_phase[i]))
+            amp_t = w.amp[i] * (
+                1.0 + 0.4 * math.sin(2 * math.pi * seconds / w.mod_period[i] + w.mod_phase[i])
+            )
             psi = -w.omega[i] * seconds + w.theta[i] + w.tilt[i] * xi  # [nlat]
             k = int(w.k[i])
             wave = np.cos(psi)[:, None] * self._cos[k] - np.sin(psi)[:, None] * self._sin[k]
@@ -191,7 +201,9 @@ class Background:
         coslat = np.maximum(np.cos(np.deg2rad(lat)), 0.05)[:, None]
         f = coriolis_bounded(lat, 14.0)[:, None]
         dpdy = np.gradient(psl, axis=0) / (EARTH_RADIUS_M * dlat)
-        dpdx = (np.roll(psl, -1, axis=1) - np.roll(psl, 1, axis=1)) / (2 * dlon * EARTH_RADIUS_M * coslat)
+        dpdx = (np.roll(psl, -1, axis=1) - np.roll(psl, 1, axis=1)) / (
+            2 * dlon * EARTH_RADIUS_M * coslat
+        )
         u = -dpdy / (RHO_AIR * f)
         v = dpdx / (RHO_AIR * f)
         u += (-c.trade_easterly_ms * np.exp(-((lat / 8.0) ** 2)))[:, None]  # equatorial easterlies
@@ -204,10 +216,17 @@ class Background:
 def coriolis_bounded(lat: np.ndarray, min_lat: float) -> np.ndarray:
     """2*Omega*sin(lat) with |f| >= f(min_lat); the sign of lat (north for 0)."""
     sign = np.where(lat >= 0, 1.0, -1.0)
-    return sign * 2 * OMEGA * np.maximum(np.abs(np.sin(np.deg2rad(lat))), math.sin(math.radians(min_lat)))
+    return (
+        sign
+        * 2
+        * OMEGA
+        * np.maximum(np.abs(np.sin(np.deg2rad(lat))), math.sin(math.radians(min_lat)))
+    )
 
 
-def bilinear(field: np.ndarray, lat: np.ndarray, lon: np.ndarray, plat: float, plon: float) -> float:
+def bilinear(
+    field: np.ndarray, lat: np.ndarray, lon: np.ndarray, plat: float, plon: float
+) -> float:
     """Bilinear value of a 2-D [nlat, nlon] periodic-in-lon field at (plat, plon)."""
     res = lat[1] - lat[0]
     y = (plat - lat[0]) / res

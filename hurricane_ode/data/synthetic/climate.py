@@ -118,7 +118,9 @@ class Climate:
             value = getattr(self, f.name)
             if f.name == "background":
                 if value not in BACKGROUNDS:
-                    raise ConfigError(f"Climate.background must be one of {BACKGROUNDS}, got {value!r}")
+                    raise ConfigError(
+                        f"Climate.background must be one of {BACKGROUNDS}, got {value!r}"
+                    )
                 continue
             if isinstance(value, list):  # from YAML / JSON
                 value = tuple(value)
@@ -174,7 +176,9 @@ class Climate:
 
     def to_dict(self) -> dict[str, Any]:
         """Field name -> value (ranges as lists), JSON/YAML friendly."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
 
     def replace(self, **changes: Any) -> Climate:
         """A copy with ``changes`` applied (validated)."""

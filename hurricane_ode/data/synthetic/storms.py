@@ -101,7 +101,9 @@ def draw_storms(
     ts = c.translation_scale
     storms: list[Storm] = []
     for b_idx, (name, basin) in enumerate(BASINS.items()):
-        births = genesis_times(stream("genesis", b_idx), basin.rate_per_day * c.genesis_scale, n_steps)
+        births = genesis_times(
+            stream("genesis", b_idx), basin.rate_per_day * c.genesis_scale, n_steps
+        )
         for idx, t_birth in enumerate(births):
             rng = stream("storm", b_idx, idx)
             birth = int(round(t_birth * 24 / STEP_HOURS))
@@ -114,7 +116,10 @@ def draw_storms(
             dp_peak = rng.uniform(*c.dp_peak_hpa) * 100.0
             dp_gen = rng.uniform(*c.dp_genesis_hpa) * 100.0
             tau_peak = rng.uniform(0.35, 0.7)
-            r_weak, r_peak = rng.uniform(*c.rmax_genesis_km) * 1e3, rng.uniform(*c.rmax_peak_km) * 1e3
+            r_weak, r_peak = (
+                rng.uniform(*c.rmax_genesis_km) * 1e3,
+                rng.uniform(*c.rmax_peak_km) * 1e3,
+            )
             b_weak, b_peak = rng.uniform(1.0, 1.2), rng.uniform(1.3, 1.6)
             r_out = rng.uniform(*c.outer_radius_km) * 1e3
             alpha, r_broad = rng.uniform(0.25, 0.4), rng.uniform(*c.broad_radius_km) * 1e3
@@ -186,7 +191,13 @@ def storm_f(lat_c: float) -> float:
 
 
 def add_vortex(
-    psl: np.ndarray, u: np.ndarray, v: np.ndarray, lat: np.ndarray, lon: np.ndarray, storm: Storm, k: int
+    psl: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    storm: Storm,
+    k: int,
 ) -> None:
     """Add the storm's vortex at its k-th position to 2-D fields [nlat, nlon] in place."""
     res = lat[1] - lat[0]
@@ -207,7 +218,14 @@ def add_vortex(
     dy = EARTH_RADIUS_M * np.deg2rad(glat - lat_c) * np.ones_like(dx)
     r = np.hypot(dx, dy)
     deficit, speed = holland(
-        r, storm.dp[k], storm.rmax[k], storm.b[k], storm.r_out, storm_f(lat_c), storm.alpha[k], storm.r_broad
+        r,
+        storm.dp[k],
+        storm.rmax[k],
+        storm.b[k],
+        storm.r_out,
+        storm_f(lat_c),
+        storm.alpha[k],
+        storm.r_broad,
     )
     rs = np.maximum(r, 1.0)
     s = float(storm.hemisphere)  # +1: counter-clockwise (NH), -1: clockwise (SH)
@@ -222,6 +240,13 @@ def max_gradient_wind(storm: Storm, k: int) -> float:
     """Maximum gradient-wind speed of the storm's vortex at its k-th position, m/s."""
     r = np.linspace(2e3, 600e3, 600)
     _, speed = holland(
-        r, storm.dp[k], storm.rmax[k], storm.b[k], storm.r_out, storm_f(storm.lat[k]), storm.alpha[k], storm.r_broad
+        r,
+        storm.dp[k],
+        storm.rmax[k],
+        storm.b[k],
+        storm.r_out,
+        storm_f(storm.lat[k]),
+        storm.alpha[k],
+        storm.r_broad,
     )
     return float(speed.max())

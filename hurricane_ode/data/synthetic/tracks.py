@@ -103,7 +103,11 @@ def read_given_tracks(source: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame with :data:`TRACK_COLUMNS`, ``lon`` in 0..360.
     """
-    name = "storm_tracks DataFrame" if isinstance(source, pd.DataFrame) else f"storm_tracks file {source}"
+    name = (
+        "storm_tracks DataFrame"
+        if isinstance(source, pd.DataFrame)
+        else f"storm_tracks file {source}"
+    )
     if isinstance(source, pd.DataFrame):
         df = source.copy()
     else:
@@ -119,12 +123,20 @@ def read_given_tracks(source: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
         pres = pres.fillna(num.get("USA_PRES", pd.Series(np.nan, index=df.index)))
         wind = num.get("WMO_WIND", pd.Series(np.nan, index=df.index))
         wind = wind.fillna(num.get("USA_WIND", pd.Series(np.nan, index=df.index)))
-        basin = df["BASIN"].astype(str).str.strip() if "BASIN" in df else pd.Series("", index=df.index)
-        df = pd.DataFrame({
-            "storm_id": df["SID"].astype(str).str.strip(), "basin": basin.map(lambda b: _FROM_IBTRACS.get(b, b)),
-            "time": df["ISO_TIME"].astype(str).str.strip(), "lat": num["LAT"], "lon": num["LON"],
-            "min_psl_pa": pres * 100.0, "max_wind_ms": wind * KNOT,
-        })[num["LAT"].notna()]  # fmt: skip  (drops the units row)
+        basin = (
+            df["BASIN"].astype(str).str.strip() if "BASIN" in df else pd.Series("", index=df.index)
+        )
+        df = pd.DataFrame(
+            {
+                "storm_id": df["SID"].astype(str).str.strip(),
+                "basin": basin.map(lambda b: _FROM_IBTRACS.get(b, b)),
+                "time": df["ISO_TIME"].astype(str).str.strip(),
+                "lat": num["LAT"],
+                "lon": num["LON"],
+                "min_psl_pa": pres * 100.0,
+                "max_wind_ms": wind * KNOT,
+            }
+        )[num["LAT"].notna()]  # fmt: skip  (drops the units row)
     missing = [c for c in ("storm_id", "time", "lat", "lon", "min_psl_pa") if c not in df.columns]
     if missing:
         raise InputError(
@@ -168,7 +180,9 @@ def storms_on_tracks(
         psl = g.min_psl_pa.to_numpy(float)[order]
         ok = np.isfinite(psl)
         if not ok.any():
-            raise InputError(f"storm_tracks: storm {sid} has no central pressure (min_psl_pa / *_PRES)")
+            raise InputError(
+                f"storm_tracks: storm {sid} has no central pressure (min_psl_pa / *_PRES)"
+            )
         first = max(math.ceil(hours[0] / STEP_HOURS - 1e-9), 0)
         last = min(math.floor(hours[-1] / STEP_HOURS + 1e-9), n_steps - 1)
         if last - first < 1:

@@ -224,7 +224,9 @@ def make_synthetic_world(
         bar.close()
 
     tracks = write_tracks(rows, out / "tracks.csv")
-    ibtracs = write_ibtracs(tracks, out / "tracks_ibtracs.csv") if tracks_format != "project" else None
+    ibtracs = (
+        write_ibtracs(tracks, out / "tracks_ibtracs.csv") if tracks_format != "project" else None
+    )
     meta = {
         "start": str(start), "days": days, "resolution": resolution, "seed": int(seed), "case": case,
         "days_per_file": days_per_file, "climate": climate.to_dict(), "storms_on_given_tracks": given is not None,
@@ -233,4 +235,6 @@ def make_synthetic_world(
     tmp = out / f".world.json.tmp{os.getpid()}"
     tmp.write_text(json.dumps(meta, indent=1))
     os.replace(tmp, out / "world.json")
-    return SyntheticWorld(files=files, tracks=out / "tracks.csv", directory=out, ibtracs=ibtracs, climate=climate)
+    return SyntheticWorld(
+        files=files, tracks=out / "tracks.csv", directory=out, ibtracs=ibtracs, climate=climate
+    )
