@@ -289,6 +289,10 @@ def test_climate_knobs_change_the_world(tmp_path):
     high_z, _ = world("high", subtropical_high_hpa=1025.0, subtropical_high_lat=35.0)
     assert float(high_z.PSL.sel(lat=35)) > float(base_z.PSL.sel(lat=35)) + 300.0
     assert float(high_z.PSL.sel(lat=35)) > float(high_z.PSL.sel(lat=30))
+    # a mapping of knobs is accepted as the climate too
+    w = make_synthetic_world(tmp_path / "m", days=1, resolution=10.0, seed=2, progress=False,
+                             climate={"size_scale": 1.2, "background": "spectral"})  # fmt: skip
+    assert w.climate.background == "spectral" and w.climate.outer_radius_km == (720.0, 1080.0)
     _, busy = world("busy", genesis_scale=2.5)
     assert busy.storm_id.nunique() > 1.5 * base_t.storm_id.nunique()
     _, strong = world("strong", intensity_scale=1.5)
@@ -349,6 +353,9 @@ def test_storms_on_given_tracks(tmp_path):
         ring = np.r_[win[0], win[-1], win[:, 0], win[:, -1]]
         assert win.min() < np.median(ring) - 1000.0  # a deep low on the 1-degree grid
         assert tr.min_psl_pa[k] <= win.min() + 100.0
+    with pytest.raises(ValueError, match="no track has two 3-hourly steps within the run"):
+        make_synthetic_world(tmp_path / "y", start="2006-08-01", days=1, resolution=10.0,
+                             progress=False, storm_tracks=given)  # fmt: skip
     with pytest.raises(ValueError, match="lacks column"):
         make_synthetic_world(tmp_path / "x", days=1, resolution=10.0, progress=False,
                              storm_tracks=given.drop(columns="min_psl_pa"))  # fmt: skip

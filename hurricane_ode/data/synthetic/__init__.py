@@ -17,6 +17,7 @@ The atmosphere is built from (see :mod:`.background`, :mod:`.storms`)
   from zero in the deep tropics), plus an equatorial easterly jet and a weak Hadley inflow;
 * tropical cyclones as Holland (1980) vortices with a broad outer low,
   ``p(r) = p_env - dp * [(1-a) (1 - exp(-(Rmax/r)**B)) + a exp(-(r/R2)**2)] * exp(-(r/R_out)**4)``
+  (``a`` 0.25-0.4 at peak, rising to 0.6 while the storm is weak: depressions are broad lows)
   with gradient-wind-balanced tangential winds (cyclonic in each hemisphere) and a 15 degree
   inflow angle, born in six basins (natl, epac, wpac, nio, sio, spac), drifting westward and
   poleward, recurving into the westerlies, intensifying then decaying over 4-11 days; or

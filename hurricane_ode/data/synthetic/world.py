@@ -6,9 +6,10 @@ import datetime as _dt
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cftime
 import numpy as np
@@ -84,6 +85,12 @@ def _parse_start(start: str) -> cftime.datetime:
     return t0
 
 
+def all_times_label(t0: cftime.datetime, n_steps: int) -> str:
+    """``first .. last`` time of a run, ISO."""
+    last = t0 + _dt.timedelta(hours=STEP_HOURS * (n_steps - 1))
+    return f"{t0.strftime('%Y-%m-%dT%H:%M:%S')} .. {last.strftime('%Y-%m-%dT%H:%M:%S')}"
+
+
 def _file_blocks(n_steps: int, steps_per_file: int) -> Iterator[tuple[int, int]]:
     for a in range(0, n_steps, steps_per_file):
         yield a, min(a + steps_per_file, n_steps)
@@ -106,7 +113,7 @@ def make_synthetic_world(
     days_per_file: float = 5,
     progress: bool = True,
     case: str = "f.e13.FAMIPC5.synthetic",
-    climate: Climate | None = None,
+    climate: Climate | Mapping[str, Any] | None = None,
     storm_tracks: str | os.PathLike | pd.DataFrame | None = None,
     tracks_format: str = "project",
     compress: bool = False,
@@ -126,7 +133,8 @@ def make_synthetic_world(
     days_per_file: days per history file (CAM ``h2`` files, named after their first time).
     progress: show a progress bar over time steps.
     case: CAM case name used in file names and the ``case`` global attribute.
-    climate: the :class:`Climate` (None: the defaults, the original world).
+    climate: the :class:`Climate`, or a mapping of its knobs (``size_scale`` and
+        ``intensity_scale`` allowed, see :meth:`Climate.from_scalars`); None: the defaults.
     storm_tracks: put the storms on these tracks instead of drawing them: a DataFrame or CSV
         in the project's ``tracks.csv`` layout or IBTrACS's; interpolated linearly to the
         3-hourly steps; the central pressure follows ``min_psl_pa`` (no low where that is
@@ -153,7 +161,10 @@ def make_synthetic_world(
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
     if tracks_format not in TRACKS_FORMATS:
         raise InputError(f"tracks_format must be one of {TRACKS_FORMATS}, got {tracks_format!r}")
-    climate = climate if climate is not None else Climate()
+    if climate is None:
+        climate = Climate()
+    elif isinstance(climate, Mapping):
+        climate = Climate.from_scalars(climate)
     if not isinstance(climate, Climate):
         raise InputError(f"climate must be a Climate, got {type(climate).__name__}")
     n_steps = int(round(days * 24 / STEP_HOURS))
@@ -172,6 +183,11 @@ def make_synthetic_world(
         storms = draw_storms(stream, n_steps, climate)
     else:
         storms = storms_on_tracks(given, t0, n_steps, stream, climate)
+        if not storms:
+            raise InputError(
+                f"storm_tracks: no track has two 3-hourly steps within the run "
+                f"({all_times_label(t0, n_steps)}); tracks span {given.time.min()} .. {given.time.max()}"
+            )
     step_td = _dt.timedelta(hours=STEP_HOURS)
     all_times = [t0 + i * step_td for i in range(n_steps)]
     changed = {k: v for k, v in climate.to_dict().items() if v != Climate().to_dict()[k]}
