@@ -93,6 +93,16 @@ def _write(path: Path, data: bytes | str) -> Path:
     return path
 
 
+def _own_output(path: Path) -> Path:
+    """A small NetCDF file written by hurricane_ode (so ``--overwrite`` may replace it)."""
+    import numpy as np
+    import xarray as xr
+
+    from hurricane_ode.io import write_dataset
+
+    return write_dataset(xr.Dataset({"PSL": ("x", np.arange(3.0))}), path)
+
+
 def _afile(d: Path) -> Path:
     return _write(d / "afile", "a regular file\n")
 
@@ -124,6 +134,9 @@ CASES: list[Case] = [
     Case("forecast onto an existing output, no --overwrite",
          lambda e, d: forecast_args(e, _write(d / "out.nc", "precious\n")),
          r"output \S*out\.nc already exists and was not written by hurricane_ode; move it away"),
+    Case("forecast onto its own earlier output, no --overwrite",
+         lambda e, d: forecast_args(e, _own_output(d / "out.nc")),
+         r"output \S*out\.nc already exists; pass overwrite=True \(CLI: --overwrite\)"),
     Case("forecast into /proc",
          lambda e, d: forecast_args(e, _proc("f.nc")),
          r"/proc/f\.nc: directory /proc (does not accept new files|is not writable)"),
@@ -177,7 +190,7 @@ CASES: list[Case] = [
     #     raised by other modules (they pass once those raise hurricane_ode.errors classes)
     Case("prepare --input: a NetCDF file without U850/V850/PSL",
          lambda e, d: prepare_args(e, d / "t.zarr", inputs=[_foreign_netcdf(d / "ccm.nc")]),
-         r"ccm\.nc.*U850", pending="hurricane_ode/data/cam5.py"),
+         r"ccm\.nc: (no 'lat' coordinate|.*U850)", pending="hurricane_ode/data/cam5.py"),
     Case("prepare --input: an empty file",
          lambda e, d: prepare_args(e, d / "t.zarr", inputs=[_write(d / "empty.nc", b"")]),
          r"empty\.nc", pending="hurricane_ode/data/cam5.py"),
