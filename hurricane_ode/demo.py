@@ -50,7 +50,9 @@ def demo_times(settings: DemoSettings | None = None) -> tuple[list, list]:
     origin = parse_time(settings.origin, "noleap")
     inputs = [origin + timedelta(hours=h) for h in settings.input_offsets_h]
     last = inputs[-1]
-    outputs = [last + timedelta(hours=settings.output_step_h * (k + 1)) for k in range(settings.n_outputs)]
+    outputs = [
+        last + timedelta(hours=settings.output_step_h * (k + 1)) for k in range(settings.n_outputs)
+    ]
     return inputs, outputs
 
 

@@ -22,11 +22,17 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from fault_cases import CASES, Env, forecast_args, hold_lock, make_env, release, snapshot  # noqa: E402
 
-KILLED_WRITE = (ROOT / "tests" / "test_faults.py").read_text().split('_KILLED_WRITE = """')[1].split('"""')[0]
+KILLED_WRITE = (
+    (ROOT / "tests" / "test_faults.py").read_text().split('_KILLED_WRITE = """')[1].split('"""')[0]
+)
 
 
 def _run(argv: list[str], cwd: Path, env_vars: dict, code: str | None = None) -> tuple[int, str]:
-    cmd = [sys.executable, "-c", code, *argv] if code else [sys.executable, "-m", "hurricane_ode.cli", *argv]
+    cmd = (
+        [sys.executable, "-c", code, *argv]
+        if code
+        else [sys.executable, "-m", "hurricane_ode.cli", *argv]
+    )
     proc = subprocess.run(cmd, cwd=cwd, env=env_vars, capture_output=True, text=True, timeout=600)
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     if any(ln.startswith("Traceback") for ln in lines):
@@ -39,7 +45,9 @@ def _clean(text: str, d: Path, env_root: Path) -> str:
     return text.replace("|", "\\|")
 
 
-def rows(env: Env, env_root: Path, scratch: Path, env_vars: dict) -> list[tuple[str, str, int, str]]:
+def rows(
+    env: Env, env_root: Path, scratch: Path, env_vars: dict
+) -> list[tuple[str, str, int, str]]:
     out = []
     for i, case in enumerate(CASES):
         d = scratch / f"case{i:02d}"
@@ -87,7 +95,7 @@ def main() -> int:
         "`hurricane-ode` on every case of the fault-injection suite (`tests/fault_cases.py`,",
         "asserted by `tests/test_faults.py`). Exit status 2: an error reported as one line;",
         "1: an uncaught exception (a bug, or a module that still raises a builtin instead of a",
-        "`hurricane_ode.errors` class: marked *pending*). \"untouched\": every file that was in the",
+        '`hurricane_ode.errors` class: marked *pending*). "untouched": every file that was in the',
         "case's directory before the run is still there, byte for byte, and nothing was added.",
         "",
         "| case | message (stderr) | exit code | files in the case's directory |",

@@ -53,21 +53,30 @@ def make_env(root: Path, files: list[Path] | None = None) -> Env:
             root / "world", days=4, resolution=2.0, seed=0, days_per_file=2, progress=False
         )
         files = list(world.files)
-    store = prepare_tiles(files, ["natl"], (32, 64), root / "tiles.zarr", progress=False, scheduler="sync")
+    store = prepare_tiles(
+        files, ["natl"], (32, 64), root / "tiles.zarr", progress=False, scheduler="sync"
+    )
     checkpoint = Path(hurricane_ode.__file__).parent / "resources" / "demo_model.pt"
     return Env(files=list(files), store=Path(store), checkpoint=checkpoint)
 
 
 def forecast_args(
-    env: Env, output: Path | str, *extra: str, times: str = "2005-08-03T03", basin: str = "natl",
-    inputs: Path | None = None, checkpoint: Path | None = None,
+    env: Env,
+    output: Path | str,
+    *extra: str,
+    times: str = "2005-08-03T03",
+    basin: str = "natl",
+    inputs: Path | None = None,
+    checkpoint: Path | None = None,
 ) -> list[str]:
     return ["forecast", "--basin", basin, "--times", times, "--input", str(inputs or env.store),
             "--checkpoint", str(checkpoint or env.checkpoint), "--output", str(output), "--quiet",
             *extra]  # fmt: skip
 
 
-def prepare_args(env: Env, output: Path | str, *extra: str, inputs: list | None = None) -> list[str]:
+def prepare_args(
+    env: Env, output: Path | str, *extra: str, inputs: list | None = None
+) -> list[str]:
     inputs = [str(p) for p in (inputs if inputs is not None else env.files[:1])]
     return ["prepare", "--input", *inputs, "--output", str(output), "--quiet", *extra]
 

@@ -28,7 +28,10 @@ def test_os_errors_read_strerror_colon_path(tmp_path):
         f"not a directory: {under} is under a regular file ({tmp_path / 'file.nc'})"
     )
     # an OSError raised with a message (no errno) is printed as its message
-    assert describe_error(FileNotFoundError("tile store not found: x.zarr")) == "tile store not found: x.zarr"
+    assert (
+        describe_error(FileNotFoundError("tile store not found: x.zarr"))
+        == "tile store not found: x.zarr"
+    )
 
 
 def test_messages_are_one_line():
@@ -50,7 +53,9 @@ def test_cli_reports_hurricane_ode_and_os_errors_as_one_line(monkeypatch, tmp_pa
     monkeypatch.setattr(synth, "run", _boom(ConfigError("data.basin: unknown basin 'x'")))
     assert main(args) == 2
     assert capsys.readouterr().err == "hurricane-ode synth: error: data.basin: unknown basin 'x'\n"
-    monkeypatch.setattr(synth, "run", _boom(PermissionError(errno.EACCES, "Permission denied", "/root/x.nc")))
+    monkeypatch.setattr(
+        synth, "run", _boom(PermissionError(errno.EACCES, "Permission denied", "/root/x.nc"))
+    )
     assert main(args) == 2
     assert capsys.readouterr().err == "hurricane-ode synth: error: Permission denied: /root/x.nc\n"
     monkeypatch.setattr(synth, "run", _boom(KeyboardInterrupt()))
@@ -58,7 +63,9 @@ def test_cli_reports_hurricane_ode_and_os_errors_as_one_line(monkeypatch, tmp_pa
     assert capsys.readouterr().err == "hurricane-ode synth: interrupted\n"
 
 
-@pytest.mark.parametrize("exc", [ValueError("a bug"), KeyError("k"), TypeError("t"), ZeroDivisionError()])
+@pytest.mark.parametrize(
+    "exc", [ValueError("a bug"), KeyError("k"), TypeError("t"), ZeroDivisionError()]
+)
 def test_anything_else_is_a_bug_and_keeps_its_traceback(monkeypatch, tmp_path, exc):
     monkeypatch.setattr(synth, "run", _boom(exc))
     with pytest.raises(type(exc)):

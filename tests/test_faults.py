@@ -97,7 +97,9 @@ main(sys.argv[1:])
 
 def test_killed_write_leaves_a_temporary_that_the_next_run_cleans(env, tmp_path, capsys, caplog):
     out = tmp_path / "out.nc"
-    pythonpath = os.pathsep.join([str(Path(hurricane_ode.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])
+    pythonpath = os.pathsep.join(
+        [str(Path(hurricane_ode.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]
+    )
     proc = subprocess.run([sys.executable, "-c", _KILLED_WRITE, *forecast_args(env, out)],
                           env={**os.environ, "PYTHONPATH": pythonpath}, capture_output=True, timeout=300)  # fmt: skip
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]

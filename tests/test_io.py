@@ -22,7 +22,15 @@ def forecast_ds():
         "V850": rng.normal(0, 10, (4, 3, 5)),
         "PSL": rng.normal(101000, 500, (4, 3, 5)),
     }
-    return forecast_dataset(fields, np.array([10.0, 11, 12]), np.arange(260.0, 265), times, init, "noleap", {"basin": "natl"})
+    return forecast_dataset(
+        fields,
+        np.array([10.0, 11, 12]),
+        np.arange(260.0, 265),
+        times,
+        init,
+        "noleap",
+        {"basin": "natl"},
+    )
 
 
 @pytest.mark.parametrize("ext", ["nc", "zarr"])
@@ -112,7 +120,9 @@ def test_outputs_are_stamped_and_overwrite_replaces_only_ours(tmp_path, forecast
 
 def test_zarr_overwrite_swaps_and_leaves_no_siblings(tmp_path, forecast_ds):
     path = hio.write_dataset(forecast_ds, tmp_path / "f.zarr")
-    hio.write_dataset(forecast_ds.isel(time=[0, 1]), path, overwrite=True)  # directory over directory
+    hio.write_dataset(
+        forecast_ds.isel(time=[0, 1]), path, overwrite=True
+    )  # directory over directory
     assert hio.open_dataset(path).sizes["time"] == 2
     assert [p.name for p in tmp_path.iterdir()] == ["f.zarr"]
 
@@ -146,7 +156,11 @@ def test_clean_stale_removes_temporaries_and_restores_an_interrupted_replace(tmp
     removed = hio.clean_stale(out)
     assert sorted(p.name for p in removed) == [".out.nc.tmp-0123abcd", ".out.nc.tmp-deadbeef"]
     assert out.read_text() == "previous output"  # the kill fell between the two renames
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.nc.tmp-deadbeef", ".out.nc.tmp-user", "out.nc"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".other.nc.tmp-deadbeef",
+        ".out.nc.tmp-user",
+        "out.nc",
+    ]
     (tmp_path / ".out.nc.old-00ff00ff").write_text("replaced output")
     assert [p.name for p in hio.clean_stale(out)] == [".out.nc.old-00ff00ff"]
     assert out.read_text() == "previous output"
@@ -167,12 +181,19 @@ def test_output_lock_refuses_a_second_process_and_is_reentrant(tmp_path, forecas
         hio.write_dataset(forecast_ds, out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc"]  # lock file removed
 
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(hio.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(hio.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
     proc = subprocess.Popen([sys.executable, "-c", _HOLD, str(out)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, env=env)  # fmt: skip
     try:
         assert proc.stdout.readline().strip() == "held"
-        with pytest.raises(OutputLockedError, match=f"output {out} is being written by process {proc.pid} "):
+        with pytest.raises(
+            OutputLockedError, match=f"output {out} is being written by process {proc.pid} "
+        ):
             hio.write_dataset(forecast_ds, out, overwrite=True)
     finally:
         proc.stdin.close()
@@ -184,10 +205,16 @@ def test_paths_under_a_regular_file_or_in_proc_are_named(tmp_path, forecast_ds):
     from hurricane_ode.errors import OutputError
 
     (tmp_path / "afile").write_text("x")
-    with pytest.raises(NotADirectoryError, match=r"not a directory: .*afile/d/out\.nc is under a regular file \(.*afile\)"):
+    with pytest.raises(
+        NotADirectoryError,
+        match=r"not a directory: .*afile/d/out\.nc is under a regular file \(.*afile\)",
+    ):
         hio.write_dataset(forecast_ds, tmp_path / "afile" / "d" / "out.nc")
     if Path("/proc").is_dir():
-        with pytest.raises(OutputError, match=r"/proc/f\.nc: directory /proc (does not accept new files|is not writable)"):
+        with pytest.raises(
+            OutputError,
+            match=r"/proc/f\.nc: directory /proc (does not accept new files|is not writable)",
+        ):
             hio.write_dataset(forecast_ds, "/proc/f.nc")
 
 

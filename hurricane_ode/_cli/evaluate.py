@@ -53,7 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where results and the trained-model cache (DIR/models/<name>/) go",
     )
     parser.add_argument(
-        "--seed", type=int, default=None, help="random seed for training and the test clips (overrides train.seed)"
+        "--seed",
+        type=int,
+        default=None,
+        help="random seed for training and the test clips (overrides train.seed)",
     )
     parser.add_argument(
         "--steps",
@@ -62,13 +65,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="optimiser steps per trainable model (overrides experiment.steps)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars (the table is still printed)")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bars (the table is still printed)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from hurricane_ode.evaluation import evaluate
 
-    configs = args.config if isinstance(args.config, list) else ([args.config] if args.config else [])
+    configs = (
+        args.config if isinstance(args.config, list) else ([args.config] if args.config else [])
+    )
 
     models = None
     if args.models is not None:
@@ -86,12 +93,16 @@ def run(args: argparse.Namespace) -> int:
         from hurricane_ode.evaluation.video import evaluate_video
 
         if not configs:
-            raise InputError("--experiment video needs --config (e.g. configs/video/bouncing_balls.yaml)")
+            raise InputError(
+                "--experiment video needs --config (e.g. configs/video/bouncing_balls.yaml)"
+            )
         evaluate_video(configs, models=models, output_dir=args.output_dir, seed=args.seed,
                        steps=args.steps, progress=not args.quiet, verbose=True)  # fmt: skip
         return 0
     if len(configs) > 1:
-        raise InputError(f"--config: --experiment {args.experiment} takes one config, got {len(configs)}")
+        raise InputError(
+            f"--config: --experiment {args.experiment} takes one config, got {len(configs)}"
+        )
     evaluate(
         args.experiment,
         config=configs[0] if configs else None,
