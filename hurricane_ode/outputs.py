@@ -227,7 +227,7 @@ def output_lock(path: str | os.PathLike, make_parents: bool = False) -> Iterator
     path = Path(path).expanduser()
     check_parent(path, make_parents)
     lock = path.parent / f".{path.name}.lock"
-    key = os.path.abspath(lock)
+    key = os.path.realpath(lock)  # one key per file, however the path is spelled
     with _HELD_GUARD:
         held = _HELD.get(key)
         if held is not None:
