@@ -152,6 +152,8 @@ def owner_reason(path: Path) -> str | None:
                 if isinstance(attrs, dict) and OWNER_ATTR in attrs:
                     return None
                 return f"a Zarr store without the '{OWNER_ATTR}' attribute"
+        if (path / ".zgroup").is_file() or (path / ".zarray").is_file():
+            return f"a Zarr store without the '{OWNER_ATTR}' attribute"
         return "a directory that is not a Zarr store"
     if not path.is_file():
         return "neither a regular file nor a directory"
@@ -166,7 +168,8 @@ def owner_reason(path: Path) -> str | None:
             attrs = {k: nc.getncattr(k) for k in nc.ncattrs()}
     except OSError:
         return "an unreadable NetCDF file"
-    if OWNER_ATTR in attrs or attrs.get("institution") == "hurricane_ode":  # or written before 0.2
+    # forecasts written before OWNER_ATTR existed carry institution = "hurricane_ode"
+    if OWNER_ATTR in attrs or attrs.get("institution") == "hurricane_ode":
         return None
     return f"a NetCDF file without the '{OWNER_ATTR}' attribute"
 
