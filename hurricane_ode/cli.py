@@ -37,7 +37,7 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 #: subcommand -> (argument naming its output, create missing parent directories): the CLI holds
-#: that output's lock (hurricane_ode.io.output_lock) for the whole run, so a second writer of
+#: that output's lock (hurricane_ode.locking.output_lock) for the whole run, so a second writer of
 #: the same output is refused before any work
 OUTPUT_LOCKS: dict[str, tuple[str, bool]] = {
     "forecast": ("output", False),
@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             arg, make_parents = OUTPUT_LOCKS.get(args.command, (None, False))
             output = getattr(args, arg, None) if arg else None
             if output is not None:
-                from hurricane_ode.io import output_lock
+                from hurricane_ode.locking import output_lock
 
                 stack.enter_context(output_lock(output, make_parents=make_parents))
             return int(args._run(args) or 0)

@@ -20,6 +20,7 @@ from pathlib import Path
 import xarray as xr
 
 from hurricane_ode.errors import OutputExistsError, RegistryError
+from hurricane_ode.locking import output_lock
 from hurricane_ode.outputs import (  # re-exported: the output rules live there
     OWNER_ATTR,
     OutputDirectoryError,
@@ -28,7 +29,6 @@ from hurricane_ode.outputs import (  # re-exported: the output rules live there
     check_parent,
     check_replaceable,
     clean_stale,
-    output_lock,
     owner_reason,
     remove_path,
     replace_path,

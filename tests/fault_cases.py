@@ -239,7 +239,7 @@ def snapshot(d: Path) -> dict[str, str]:
 
 HOLDER = (
     "import sys\n"
-    "from hurricane_ode.outputs import output_lock\n"
+    "from hurricane_ode.locking import output_lock\n"
     "with output_lock(sys.argv[1]):\n"
     "    print('held', flush=True)\n"
     "    sys.stdin.read()\n"

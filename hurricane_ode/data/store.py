@@ -54,7 +54,8 @@ import zarr
 from tqdm.auto import tqdm
 
 from hurricane_ode.data.basins import Basin, get_basin, tile_basin
-from hurricane_ode.outputs import check_work_dir, locked_output, replace_path
+from hurricane_ode.locking import locked_output
+from hurricane_ode.outputs import check_work_dir, replace_path
 
 __all__ = [
     "VARIABLES",
