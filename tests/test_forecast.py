@@ -318,6 +318,12 @@ def test_cli_never_overwrites_without_flag(tiny, tmp_path, capsys):
     assert main(args) == 2
     assert "already exists" in capsys.readouterr().err
     assert out.read_text() == "precious"
+    # issue 12: --overwrite replaces only what hurricane_ode wrote, never a user's file
+    assert main([*args, "--overwrite"]) == 2
+    assert "not written by hurricane_ode" in capsys.readouterr().err
+    assert out.read_text() == "precious"
+    out.unlink()
+    assert main(args) == 0
     assert main([*args, "--overwrite"]) == 0
     assert open_dataset(out).sizes["time"] == 1
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from hurricane_ode._cli._types import positive_float
+from hurricane_ode.outputs import check_output_dir
+
 HELP = "write a synthetic CAM5-like world (U850/V850/PSL history files) and its true tracks"
 DESCRIPTION = (
     "Write 3-hourly CAM5-style history files (U850, V850 in m/s; PSL in Pa; noleap calendar) "
@@ -17,14 +20,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--start", default="2005-08-01", help="first time stamp, YYYY-MM-DD (noleap calendar)"
     )
-    parser.add_argument("--days", type=float, default=30.0, help="length of the run, days")
+    parser.add_argument("--days", type=positive_float, default=30.0, help="length of the run, days")
     parser.add_argument(
-        "--resolution", type=float, default=1.0, metavar="DEG",
+        "--resolution", type=positive_float, default=1.0, metavar="DEG",
         help="grid spacing in degrees (must divide 180)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same world)")
     parser.add_argument(
-        "--days-per-file", type=float, default=5.0, metavar="N", help="days per history file"
+        "--days-per-file",
+        type=positive_float,
+        default=5.0,
+        metavar="N",
+        help="days per history file",
     )
     parser.add_argument(
         "--climate", metavar="FILE",
@@ -86,6 +93,7 @@ def load_climate(path: str | None, background: str | None = None):
 def run(args: argparse.Namespace) -> int:
     from hurricane_ode.data.synthetic import make_synthetic_world
 
+    check_output_dir(args.output)  # a regular file or unwritable directory: one clear line
     world = make_synthetic_world(
         args.output,
         start=args.start,

@@ -54,6 +54,8 @@ import zarr
 from tqdm.auto import tqdm
 
 from hurricane_ode.data.basins import Basin, get_basin, tile_basin
+from hurricane_ode.locking import locked_output
+from hurricane_ode.outputs import check_work_dir, replace_path
 
 __all__ = [
     "VARIABLES",
@@ -361,6 +363,7 @@ def _finish_group(
 # --------------------------------------------------------------------------- public API
 
 
+@locked_output("output", make_parents=True)  # one writer; a foreign folder there is refused
 def prepare_tiles(
     inputs: str | os.PathLike | Sequence[str | os.PathLike] | xr.Dataset,
     basins: str | Basin | Sequence[str | Basin | Sequence[float]],
@@ -403,6 +406,7 @@ def prepare_tiles(
     work = output.with_name(output.name + ".tmp")
     store = work / "store.zarr"
     progress_root = work / "progress"
+    check_work_dir(work, ("store.zarr", "progress"))  # never use or delete a user's folder
 
     ds, files = _open_inputs(inputs)
     tiles = {name: tile_basin(ds, b, shape) for name, b in resolved.items()}
@@ -464,9 +468,7 @@ def prepare_tiles(
         if own_client is not None:
             own_client.close()
 
-    if output.exists():  # overwrite: replace only now that the new store is complete
-        shutil.rmtree(output)
-    os.replace(store, output)
+    replace_path(store, output)  # overwrite: the old store is deleted only after the swap
     shutil.rmtree(work, ignore_errors=True)
     return output
 
