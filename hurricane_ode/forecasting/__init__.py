@@ -27,7 +27,8 @@ from hurricane_ode.forecasting.single import (
     request_to_dataset,
     run_model,
 )
-from hurricane_ode.models.inference import Forecaster, demo_checkpoint_path, load_forecaster
+from hurricane_ode.models import inference as _inference
+from hurricane_ode.models.inference import Forecaster, demo_checkpoint_path
 
 __all__ = [
     "Forecaster",
@@ -45,3 +46,26 @@ __all__ = [
     "demo_checkpoint_path",
     "MIN_INPUTS",
 ]
+
+
+def load_forecaster(checkpoint=None, device: str = "cpu") -> Forecaster:  # type: ignore[no-untyped-def]
+    """Load a checkpoint file or run directory (``None``: the shipped demo model).
+
+    Parameters
+    ----------
+    checkpoint : checkpoint file, run directory, or None for :func:`demo_checkpoint_path`.
+    device : torch device.
+
+    Returns
+    -------
+    The :class:`Forecaster` (see :func:`hurricane_ode.models.inference.load_forecaster`).
+    """
+    if checkpoint is None:
+        path = demo_checkpoint_path()
+        if not path.exists():
+            raise FileNotFoundError(
+                f"the demo model {path} is missing from this installation; pass a checkpoint "
+                "(--checkpoint FILE; train one with `hurricane-ode train --config configs/demo_model.yaml`)"
+            )
+        checkpoint = path
+    return _inference.load_forecaster(checkpoint, device=device)

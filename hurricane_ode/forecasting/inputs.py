@@ -99,7 +99,8 @@ def open_basin_fields(
         if shape is not None and grid != tuple(shape):
             raise InputError(
                 f"{where} are a {grid[0]}x{grid[1]} (lat x lon) tile but {source} "
-                f"works on {shape[0]}x{shape[1]} grids (model.image_size); re-run "
+                f"{'was trained on' if source.startswith('checkpoint') else 'works on'} "
+                f"{shape[0]}x{shape[1]} grids (model.image_size); re-run "
                 f"`hurricane-ode prepare --shape {shape[0]} {shape[1]}` or pass the CAM5 files"
             )
         return ds

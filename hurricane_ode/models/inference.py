@@ -147,7 +147,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], Path]:
         head = fh.read(64)
     why = _what_is(p, head)
     if why:
-        raise CheckpointError(f"checkpoint {p} is not readable: {why}")
+        raise CheckpointError(f"{p} is not a readable hurricane_ode checkpoint: {why}")
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # zip / unpickling errors: condense torch's advice to one line
@@ -155,7 +155,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], Path]:
         if "weights_only" in str(exc) or "Unsupported" in str(exc):
             msg = ("it holds Python objects other than tensors and plain data, which "
                    "weights_only=True refuses (a hurricane_ode checkpoint never does)")
-        raise CheckpointError(f"checkpoint {p} is not readable: {msg[:200]}") from None
+        raise CheckpointError(f"{p} is not a readable hurricane_ode checkpoint: {msg[:200]}") from None
     if not isinstance(state, dict) or "format_version" not in state:
         kind = "a tensor dict without 'format_version' (a bare state_dict?)" if isinstance(state, dict) \
             else f"a {type(state).__name__}"
@@ -165,7 +165,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], Path]:
         )
     if state["format_version"] != CHECKPOINT_FORMAT_VERSION:
         raise CheckpointError(
-            f"checkpoint {p}: format version {state['format_version']} is not supported "
+            f"{p}: checkpoint format version {state['format_version']} is not supported "
             f"(this hurricane_ode {__version__} reads version {CHECKPOINT_FORMAT_VERSION})"
         )
     for key in ("config", "model"):
