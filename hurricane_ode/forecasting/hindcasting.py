@@ -27,7 +27,12 @@ import xarray as xr
 from hurricane_ode import __version__
 from hurricane_ode.cf import VARIABLE_ATTRS
 from hurricane_ode.errors import InputError
-from hurricane_ode.forecasting.inputs import calendar_of, check_finite, open_basin_fields, stats_arrays
+from hurricane_ode.forecasting.inputs import (
+    calendar_of,
+    check_finite,
+    open_basin_fields,
+    stats_arrays,
+)
 from hurricane_ode.models.inference import Forecaster, baseline_forecaster, load_forecaster
 from hurricane_ode.timeutil import hours_between, parse_times, to_cftime
 

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 import xarray as xr
 
 from hurricane_ode.errors import InputError
@@ -115,6 +114,8 @@ def _storm_mask(tracks: Any, valid_keys: np.ndarray, lat: np.ndarray, lon: np.nd
 
 def _lpips(zf: np.ndarray, zt: np.ndarray, backbone: str | os.PathLike | None) -> tuple[np.ndarray, str]:
     """LPIPS per [N, K] of z-scored frames, or NaN with the reason."""
+    import torch
+
     n, k, c, h, w = zf.shape
     from hurricane_ode.metrics.lpips import LPIPS, MIN_IMAGE_SIZE
 
@@ -162,6 +163,8 @@ def score(
     -------
     The scores Dataset described in the module docstring.
     """
+    import torch
+
     from hurricane_ode.metrics.frame import ssim_per_frame
     from hurricane_ode.verification.tracker import _time_key
 
