@@ -277,7 +277,7 @@ def _crop(ds: xr.Dataset, region: tuple[float, float, float, float]) -> xr.Datas
     """The cells of ``ds`` inside ``(lat0, lat1, lon0, lon1)`` (longitudes in any convention)."""
     lat0, lat1, lon0, lon1 = (float(v) for v in region)
     lon = ds["lon"].values.astype(float)
-    a = lon[0] + np.mod(lon0 - lon[0], 360.0)
+    a = lon[0] + np.mod(lon0 - lon[0] + 180.0, 360.0) - 180.0  # onto the map's longitude axis
     b = a + (np.mod(lon1 - lon0, 360.0) or 360.0)
     lat = ds["lat"].values.astype(float)
     sub = ds.isel(lat=np.flatnonzero((lat >= lat0) & (lat <= lat1)),

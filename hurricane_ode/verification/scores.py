@@ -87,9 +87,10 @@ def _region_crop(hc: xr.Dataset, region: Any) -> tuple[slice, slice]:
     lat0, lat1, lon0, lon1 = (float(x) for x in region)
     lat = hc["lat"].values
     lon = hc["lon"].values
-    lon_ax = lon[0] + np.mod(np.array([lon0, lon1]) - lon[0], 360.0)
+    a = lon[0] + np.mod(lon0 - lon[0] + 180.0, 360.0) - 180.0  # onto the grid's longitude axis
+    b = a + (np.mod(lon1 - lon0, 360.0) or 360.0)
     ii = np.flatnonzero((lat >= lat0) & (lat <= lat1))
-    jj = np.flatnonzero((lon >= lon_ax[0]) & (lon <= lon_ax[1]))
+    jj = np.flatnonzero((lon >= a) & (lon <= b))
     if len(ii) < 2 or len(jj) < 2:
         raise InputError(f"region {region} holds fewer than 2x2 grid cells of the hindcast domain")
     return slice(ii[0], ii[-1] + 1), slice(jj[0], jj[-1] + 1)
