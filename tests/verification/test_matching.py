@@ -5,12 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from vortex_world import as_hindcast, make_world, truth_frames
 
 from hurricane_ode.verification import score
-from hurricane_ode.verification.matching import in_domain, match_tracks, pair_centres, summarise_by_lead
+from hurricane_ode.verification.matching import (
+    in_domain,
+    match_tracks,
+    pair_centres,
+    summarise_by_lead,
+)
 from hurricane_ode.verification.trackscore import verify_fields, verify_hindcast
-
-from vortex_world import as_hindcast, make_world, truth_frames
 
 
 def test_forecast_that_fills_its_storm_scores_pod_zero(world):

@@ -56,7 +56,7 @@ def as_hindcast(frames, truth, init_index, leads_h, basin="bbox", stats=None):
     """Frames [N, K, C, H, W] on the truth grid -> a CF hindcast Dataset."""
     inits = [truth["time"].values[i] for i in init_index]
     attrs = {"basin": basin, "model": "test", "checkpoint": "none"}
-    for c, v in enumerate(("U850", "V850", "PSL")):
+    for v in ("U850", "V850", "PSL"):
         m, s = stats[v] if stats else (0.0, 1.0)
         attrs[f"norm_mean_{v}"], attrs[f"norm_std_{v}"] = m, s
     return hindcast_dataset(np.asarray(frames, np.float32), ["U850", "V850", "PSL"],
