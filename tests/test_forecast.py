@@ -459,3 +459,14 @@ def test_forecast_init_and_lead(tiny):
     assert ds.attrs["input_times"].endswith("2005-08-02T00:00:00")  # the init time is the last input
     with pytest.raises(ValueError, match="either times or lead_times"):
         forecast(tiny.checkpoint, str(tiny.store), "natl", "2005-08-02T03", lead_times="3h")
+
+
+def test_cli_forecast_init_and_lead(tiny, tmp_path, capsys):
+    out = tmp_path / "il.nc"
+    rc = main(["forecast", "--basin", "natl", "--init", "2005-08-02T00", "--lead", "0/6h/3h", "--input",
+               str(tiny.store), "--checkpoint", str(tiny.checkpoint), "--output", str(out)])
+    assert rc == 0
+    assert open_dataset(out).forecast_period.values.tolist() == [0.0, 3.0, 6.0]
+    rc = main(["forecast", "--basin", "natl", "--init", "2005-08-02T00", "--input", str(tiny.store),
+               "--checkpoint", str(tiny.checkpoint), "--output", str(tmp_path / "x.nc")])
+    assert rc == 2 and "--init and --lead go together" in capsys.readouterr().err

@@ -113,7 +113,7 @@ def _storm_mask(tracks: Any, valid_keys: np.ndarray, lat: np.ndarray, lon: np.nd
     return mask
 
 
-def _lpips(zf: np.ndarray, zt: np.ndarray, backbone: str | os.PathLike | None) -> tuple[np.ndarray, str]:
+def _lpips(zf: np.ndarray, zt: np.ndarray, backbone: str | os.PathLike | None, net: Any = None) -> tuple[np.ndarray, str]:
     """LPIPS per [N, K] of z-scored frames, or NaN with the reason."""
     import torch
 
@@ -122,12 +122,14 @@ def _lpips(zf: np.ndarray, zt: np.ndarray, backbone: str | os.PathLike | None) -
 
     if h < MIN_IMAGE_SIZE or w < MIN_IMAGE_SIZE:
         return np.full((n, k), np.nan), f"frames {h}x{w} are smaller than LPIPS' {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE}"
-    try:
-        net = LPIPS(backbone_path=backbone, value_range=(-3.0, 3.0))
-    except (FileNotFoundError, OSError, ImportError, ValueError) as exc:
-        return np.full((n, k), np.nan), f"LPIPS unavailable: {str(exc).splitlines()[0]}"
+    if net is None:
+        try:
+            net = LPIPS(backbone_path=backbone, value_range=(-3.0, 3.0))
+        except (FileNotFoundError, OSError, ImportError, ValueError) as exc:
+            return np.full((n, k), np.nan), f"LPIPS unavailable: {str(exc).splitlines()[0]}"
     d = net(torch.from_numpy(zf), torch.from_numpy(zt)).numpy()
-    return d, f"LPIPS v0.1 AlexNet, backbone {net.backbone_source}"
+    real = "" if getattr(net, "is_real", True) else " (NOT the published weights: not a reportable number)"
+    return d, f"LPIPS v0.1 AlexNet, backbone {getattr(net, 'backbone_source', 'caller-supplied')}{real}"
 
 
 def score(
@@ -138,7 +140,7 @@ def score(
     weights: str | None = "coslat",
     region: tuple[float, float, float, float] | None = None,
     storm_radius_km: float | None = None,
-    lpips: bool = True,
+    lpips: bool | Any = True,
     lpips_backbone: str | os.PathLike | None = None,
     tracker: dict[str, Any] | None = None,
     max_distance_km: float = DEFAULT_MATCH_KM,
@@ -155,7 +157,8 @@ def score(
     weights : ``"coslat"`` (area weighting) or None.
     region : lat/lon box ``(lat0, lat1, lon0, lon1)`` to crop to.
     storm_radius_km : score only cells within this distance of a best-track fix.
-    lpips : compute LPIPS (NaN with a reason when its weights are absent).
+    lpips : compute LPIPS (NaN with a reason when its weights are absent), or an
+        :class:`~hurricane_ode.metrics.LPIPS` instance to use (value range -3..3 z-scores).
     lpips_backbone : AlexNet weights file for LPIPS (default: the documented cache path).
     tracker : keyword arguments of :func:`~hurricane_ode.verification.find_centres`.
     max_distance_km : hit radius of the track matching.
@@ -222,8 +225,9 @@ def score(
         ssim_note = "z-scored frames, data range 6, Gaussian window 11"
     else:
         ssim, ssim_note = np.full(mse.shape, np.nan), f"frames {h}x{wd} are smaller than SSIM's 11x11 window"
-    lp, lp_note = _lpips(zf, zt, lpips_backbone) if lpips and len(variables) == 3 else (
-        np.full(mse.shape[:2], np.nan), "not computed" if not lpips else "LPIPS needs 3 channels")
+    net = None if isinstance(lpips, bool) else lpips
+    lp, lp_note = _lpips(zf, zt, lpips_backbone, net) if lpips is not False and len(variables) == 3 else (
+        np.full(mse.shape[:2], np.nan), "not computed" if lpips is False else "LPIPS needs 3 channels")
 
     leads = hc["lead_time"].values
     lead_h = leads / np.timedelta64(1, "h") if np.issubdtype(leads.dtype, np.timedelta64) else leads.astype(float)

@@ -78,3 +78,17 @@ def test_storm_radius_region_and_missing_truth():
     assert s["rmse"].sel(variable="PSL").values == pytest.approx([7.0, 7.0], rel=1e-5)
     with pytest.raises(ValueError, match="truth lacks 2 valid time"):
         score(hc, truth.isel(time=[2, 3]), lpips=False)
+
+
+def test_lpips_plumbing_with_test_weights_and_missing_backbone(tmp_path, monkeypatch):
+    from hurricane_ode.metrics import LPIPS
+
+    truth, _ = make_world(n_times=4)  # 40 x 80 cells: large enough for AlexNet
+    hc = _offset_hindcast(truth, [0.0, 6.0], offsets=(0.0, 0.0, 300.0))
+    net = LPIPS(allow_untrained_backbone_for_testing=True, value_range=(-3.0, 3.0))
+    s = score(hc, truth, lpips=net)
+    assert np.isfinite(s["lpips"]).all() and s["lpips"].values[1] > s["lpips"].values[0] >= 0
+    assert "NOT the published weights" in s["lpips"].attrs["note"]
+    monkeypatch.setenv("HURRICANE_ODE_LPIPS_BACKBONE", str(tmp_path / "absent.pth"))
+    s2 = score(hc, truth)
+    assert np.isnan(s2["lpips"]).all() and "absent.pth" in s2["lpips"].attrs["note"]
