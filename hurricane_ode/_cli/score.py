@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 HELP = "score a hindcast by lead time: RMSE, bias, NMSE, SSIM, PSNR, LPIPS, skill; POD/FAR/track error"
 DESCRIPTION = (
@@ -24,6 +25,34 @@ def _box(text: str) -> tuple[float, float, float, float]:
         raise argparse.ArgumentTypeError(f"region '{text}' must be four numbers LAT0,LAT1,LON0,LON1") from None
 
 
+def _tracker(text: str | None) -> dict[str, Any] | None:
+    """``"min_vorticity=6e-5,radius_km=500"`` -> keyword arguments of find_centres."""
+    if not text:
+        return None
+    import inspect
+
+    from hurricane_ode.errors import InputError
+    from hurricane_ode.verification import find_centres
+
+    known = [n for n in inspect.signature(find_centres).parameters if n != "ds"]
+    out: dict[str, Any] = {}
+    for item in (i.strip() for i in text.split(",") if i.strip()):
+        key, _, value = item.partition("=")
+        key = key.strip()
+        if key not in known:
+            raise InputError(f"--tracker: unknown key '{key}'; known: {', '.join(known)}")
+        try:
+            if key == "refine":
+                out[key] = value.strip().lower() in ("1", "true", "yes", "on")  # type: ignore[assignment]
+            elif value.strip().lower() == "none" and key in ("psl_threshold_pa", "min_anomaly_pa"):
+                out[key] = None  # type: ignore[assignment]
+            else:
+                out[key] = int(value) if key == "n_bearings" else float(value)
+        except ValueError:
+            raise InputError(f"--tracker: '{item}' needs a number, e.g. {key}=1e-4") from None
+    return out
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``hurricane-ode score``."""
     parser.add_argument("--hindcast", required=True, metavar="FILE", help="hindcast .nc or .zarr")
@@ -40,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-lpips", action="store_true", help="skip LPIPS")
     parser.add_argument("--match-km", type=float, default=300.0,
                         help="hit radius of the track matching (km)")
+    parser.add_argument("--tracker", metavar="KEY=VALUE,...",
+                        help="tracker thresholds (hurricane_ode.verification.find_centres), e.g. "
+                             "min_vorticity=6e-5,min_depth_pa=100 for grids coarser than 1 degree")
     parser.add_argument("--overwrite", action="store_true", help="replace existing score files")
 
 
@@ -50,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     truth = args.truth[0] if len(args.truth) == 1 else args.truth
     s = score(args.hindcast, truth, args.tracks, weights=None if args.no_weights else "coslat",
               region=args.region, storm_radius_km=args.storm_radius, lpips=not args.no_lpips,
-              max_distance_km=args.match_km)
+              max_distance_km=args.match_km, tracker=_tracker(args.tracker))
     paths = write_scores(s, args.output, overwrite=args.overwrite)
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
     print(f"  model {s.attrs['model']}, {s.attrs['n_init_times']} initial time(s), region {s.attrs['region']}")

@@ -161,7 +161,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], Path]:
             else f"a {type(state).__name__}"
         raise CheckpointError(
             f"checkpoint {p} is a torch file but not a hurricane_ode checkpoint: it holds {kind}; "
-            "use a file written by `hurricane-ode train`"
+            "use a file written by the `train` command"
         )
     if state["format_version"] != CHECKPOINT_FORMAT_VERSION:
         raise CheckpointError(
@@ -194,7 +194,7 @@ def load_forecaster(checkpoint: str | os.PathLike | None = None, device: str = "
     if checkpoint is None and not path.exists():
         raise FileNotFoundError(
             f"the demo model {path} is missing from this installation; pass a checkpoint "
-            "(--checkpoint FILE; train one with `hurricane-ode train --config configs/demo_model.yaml`)"
+            "(--checkpoint FILE; train one with the `train` command and configs/demo_model.yaml)"
         )
     state, path = read_checkpoint(path)
     made_by = state.get("package_version") or "an unknown version"

@@ -101,3 +101,9 @@ def test_cli_hindcast_then_score_end_to_end(tmp_path, capsys):
     rc = main(["score", "--hindcast", str(h), "--truth", str(world.directory), "--output",
                str(tmp_path / "scores"), "--no-lpips"])
     assert rc == 2 and "already exists" in capsys.readouterr().err
+    rc = main(["score", "--hindcast", str(h), "--truth", str(world.directory), "--output",
+               str(tmp_path / "s2"), "--no-lpips", "--tracker", "min_vorticity=6e-5,radius_km=300"])
+    assert rc == 0 and (tmp_path / "s2" / "scores.csv").is_file()
+    rc = main(["score", "--hindcast", str(h), "--truth", str(world.directory), "--output",
+               str(tmp_path / "s3"), "--tracker", "min_vort=1"])
+    assert rc == 2 and "unknown key 'min_vort'" in capsys.readouterr().err
