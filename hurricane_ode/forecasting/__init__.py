@@ -17,6 +17,8 @@ Modules: :mod:`~hurricane_ode.forecasting.inputs` (open and tile any input),
 (many initial times, batched). Checkpoint loading lives in :mod:`hurricane_ode.models.inference`.
 """
 
+import os
+
 from hurricane_ode.forecasting.hindcasting import hindcast, parse_durations, parse_leads
 from hurricane_ode.forecasting.inputs import open_basin_fields, open_inputs
 from hurricane_ode.forecasting.single import (
@@ -48,7 +50,7 @@ __all__ = [
 ]
 
 
-def load_forecaster(checkpoint=None, device: str = "cpu") -> Forecaster:  # type: ignore[no-untyped-def]
+def load_forecaster(checkpoint: str | os.PathLike | None = None, device: str = "cpu") -> Forecaster:
     """Load a checkpoint file or run directory (``None``: the shipped demo model).
 
     Parameters
