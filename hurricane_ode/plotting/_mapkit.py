@@ -320,7 +320,7 @@ def _compact_png(fig: Any, path: str | os.PathLike, dpi: int = 100) -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, dpi=dpi, format="png", bbox_inches="tight")
     buf.seek(0)
-    img = Image.open(buf).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    img = Image.open(buf).convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     try:
