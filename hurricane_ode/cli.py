@@ -31,6 +31,8 @@ SUBCOMMANDS: dict[str, str] = {
     "prepare": "prepare",
     "train": "train",
     "forecast": "forecast",
+    "hindcast": "hindcast",
+    "score": "score",
     "evaluate": "evaluate",
     "plot": "plot",
     "demo": "demo",
