@@ -18,6 +18,8 @@ Rows (median and min of ``--repeat`` runs after one warm-up run):
 * ``  model only``: :func:`~hurricane_ode.forecasting.run_model` (the network, de-normalisation)
 * ``  to CF Dataset``: :func:`~hurricane_ode.forecasting.request_to_dataset`
 * ``write NetCDF``: :func:`hurricane_ode.io.write_dataset` of the result (atomic write)
+* ``hindcast 100 inits x 8 leads``: :func:`hurricane_ode.hindcast` from the files, 100 initial
+  times 3 h apart, leads 3..24 h, batched through the model (``--repeat // 5`` runs)
 
 Weights do not change the cost, only the architecture does, so ``--tiny`` measures the
 latency of a model with the ``--config`` architecture after a single training step.
@@ -30,6 +32,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import torch
@@ -37,6 +40,7 @@ import torch
 from hurricane_ode.demo import DEMO, demo_tiles, demo_times, demo_world
 from hurricane_ode.forecasting import (
     forecast,
+    hindcast,
     load_forecaster,
     prepare_request,
     request_to_dataset,
@@ -118,6 +122,11 @@ def main() -> None:
         rows.append(("  to CF Dataset", t))
         t, _ = timed(lambda: write_dataset(ds, tmp / "fc.nc", overwrite=True), args.repeat)
         rows.append(("write NetCDF", t))
+        # 100 initial times x 8 leads, batched (files -> Dataset)
+        first = inputs[-1] + timedelta(hours=-300.0)
+        inits = [first + timedelta(hours=3.0 * k) for k in range(100)]
+        t, _ = timed(lambda: hindcast(fc, files, DEMO.basin, inits, "3h/24h/3h"), max(1, args.repeat // 5))
+        rows.append(("hindcast 100 inits x 8 leads", t))
 
     print(f"{'stage':32s} {'median ms':>10s} {'min ms':>10s}")
     for name, t in rows:

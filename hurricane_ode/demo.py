@@ -50,7 +50,9 @@ def demo_times(settings: DemoSettings | None = None) -> tuple[list, list]:
     origin = parse_time(settings.origin, "noleap")
     inputs = [origin + timedelta(hours=h) for h in settings.input_offsets_h]
     last = inputs[-1]
-    outputs = [last + timedelta(hours=settings.output_step_h * (k + 1)) for k in range(settings.n_outputs)]
+    outputs = [
+        last + timedelta(hours=settings.output_step_h * (k + 1)) for k in range(settings.n_outputs)
+    ]
     return inputs, outputs
 
 
@@ -63,19 +65,36 @@ def run_demo(
 ) -> DemoResult:
     """The README's main job: demo world -> basin tiles -> forecast -> NetCDF + wind map PNG.
 
-    checkpoint: None = the shipped demo model. ``overwrite`` replaces the demo's own two
-    output files (``forecast_<basin>.nc`` / ``.png``) in ``output_dir``.
+    Parameters
+    ----------
+    output_dir
+        Directory for ``forecast_<basin>.nc`` and ``forecast_<basin>.png`` (created if missing).
+    progress
+        Show progress bars while the demo world and tiles are made.
+    overwrite
+        Replace the demo's own forecast written by an earlier run (a file hurricane_ode did
+        not write is never replaced) and its map.
+    checkpoint
+        None = the shipped demo model.
+    settings
+        Demo settings (default :data:`DEMO`).
+
+    Returns
+    -------
+    DemoResult
+        What was written and used.
     """
+    from hurricane_ode.errors import CheckpointError
     from hurricane_ode.forecasting import forecast, load_forecaster
     from hurricane_ode.io import check_output, write_dataset
+    from hurricane_ode.outputs import check_output_dir
 
     s = settings or _dw.DEMO
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(output_dir)  # a regular file there is refused, naming it
     nc_path = check_output(out / f"forecast_{s.basin}.nc", overwrite)
     fc = load_forecaster(checkpoint)  # fails fast when the demo model is missing
     if tuple(fc.image_size) != tuple(s.shape):
-        raise ValueError(
+        raise CheckpointError(
             f"checkpoint {fc.source} takes {fc.image_size[0]}x{fc.image_size[1]} tiles but the demo "
             f"tiles are {s.shape[0]}x{s.shape[1]}"
         )

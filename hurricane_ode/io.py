@@ -1,38 +1,111 @@
 """Writing datasets safely, and reading them back.
 
-The output format follows the path's extension through a small registry of
-writers (``.nc`` -> NetCDF4, ``.zarr`` -> Zarr); a new format is one
-``@register_writer`` function. Every write goes to a temporary sibling name
-first and is renamed into place only when complete, so nothing half-written
-is ever left under the final name, and an existing output is never replaced
-unless ``overwrite=True``.
+The output format follows the path's extension through a registry of writers
+(``.nc`` -> NetCDF4, ``.zarr`` -> Zarr; third-party writers through the entry-point
+group ``hurricane_ode.writers``, each a :class:`Writer`). Every write follows the rules
+of :mod:`hurricane_ode.outputs`: written under a temporary sibling name and swapped into
+place when complete, under the output's lock, stamped with :data:`OWNER_ATTR`; an existing
+output is replaced only with ``overwrite=True`` and only when hurricane_ode wrote it.
 """
 
 from __future__ import annotations
 
+import errno
 import os
-import shutil
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import xarray as xr
 
-__all__ = ["write_dataset", "check_output", "open_dataset", "register_writer", "WRITERS"]
+from hurricane_ode.errors import OutputExistsError, RegistryError
+from hurricane_ode.locking import output_lock
+from hurricane_ode.outputs import (  # re-exported: the output rules live there
+    OWNER_ATTR,
+    OutputDirectoryError,
+    OutputNotADirectoryError,
+    OutputPermissionError,
+    check_parent,
+    check_replaceable,
+    clean_stale,
+    owner_reason,
+    remove_path,
+    replace_path,
+    restate_os_error,
+)
+from hurricane_ode.registry import Registry
 
-Writer = Callable[[xr.Dataset, Path], None]
-WRITERS: dict[str, Writer] = {}
+__all__ = [
+    "OWNER_ATTR", "Writer", "WRITER_REGISTRY", "WRITERS", "register_writer", "write_dataset",
+    "check_output", "check_replaceable", "output_lock", "clean_stale", "replace_path",
+    "open_dataset", "OutputDirectoryError", "OutputNotADirectoryError", "OutputPermissionError",
+]  # fmt: skip
+
+WriteFn = Callable[[xr.Dataset, Path], None]
 
 
-def register_writer(*suffixes: str) -> Callable[[Writer], Writer]:
-    """Register a writer ``fn(ds, tmp_path)`` for the given file suffixes (e.g. ``".nc"``)."""
+@dataclass(frozen=True)
+class Writer:
+    """An output format: ``write(ds, tmp_path)`` writes ``ds`` completely to ``tmp_path``."""
 
-    def deco(fn: Writer) -> Writer:
-        for suffix in suffixes:
-            WRITERS[suffix.lower()] = fn
+    name: str
+    suffixes: tuple[str, ...]
+    write: WriteFn
+
+
+#: writer name -> :class:`Writer` (entry-point group ``hurricane_ode.writers``)
+WRITER_REGISTRY: Registry[Writer] = Registry("writer", "hurricane_ode.writers")
+#: file suffix -> write function: the suffix index of :data:`WRITER_REGISTRY`
+WRITERS: dict[str, WriteFn] = {}
+
+
+def register_writer(*suffixes: str, name: str | None = None) -> Callable[[WriteFn], WriteFn]:
+    """Decorator: register ``fn(ds, tmp_path)`` as the writer of ``suffixes`` (e.g. ``".nc"``).
+
+    Parameters
+    ----------
+    suffixes
+        File suffixes, with the dot, that select this writer.
+    name
+        Registry name; default: the function name without ``_write_``.
+
+    Returns
+    -------
+    callable
+        The decorator (it returns the function unchanged).
+    """
+
+    def deco(fn: WriteFn) -> WriteFn:
+        _add_writer(Writer(name or fn.__name__.removeprefix("_write_"), tuple(suffixes), fn))
         return fn
 
     return deco
+
+
+def _add_writer(writer: Writer) -> None:
+    WRITER_REGISTRY.add(writer.name, writer)
+    for suffix in writer.suffixes:
+        suffix = suffix.lower()
+        if suffix in WRITERS and WRITERS[suffix] is not writer.write:
+            raise RegistryError(f"writer '{writer.name}': suffix '{suffix}' is already taken")
+        WRITERS[suffix] = writer.write
+
+
+def _writer_for(path: Path) -> WriteFn:
+    for name in WRITER_REGISTRY.names():  # loads entry points once
+        w = WRITER_REGISTRY.get(name)
+        if not isinstance(w, Writer):
+            raise RegistryError(f"writer entry point '{name}' is not a hurricane_ode.io.Writer")
+        for suffix in w.suffixes:
+            WRITERS.setdefault(suffix.lower(), w.write)
+    suffix = path.suffix.lower()
+    if suffix not in WRITERS:
+        raise RegistryError(
+            f"output {path}: unknown format '{suffix or '(no extension)'}'; "
+            f"expected one of {', '.join(sorted(WRITERS))}"
+        )
+    return WRITERS[suffix]
 
 
 def _encoding(ds: xr.Dataset) -> dict[str, dict]:
@@ -50,7 +123,7 @@ def _encoding(ds: xr.Dataset) -> dict[str, dict]:
     return enc
 
 
-@register_writer(".nc", ".nc4", ".netcdf")
+@register_writer(".nc", ".nc4", ".netcdf", name="netcdf")
 def _write_netcdf(ds: xr.Dataset, tmp: Path) -> None:
     ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=_encoding(ds))
 
@@ -59,7 +132,7 @@ def _write_netcdf(ds: xr.Dataset, tmp: Path) -> None:
 ZARR_TIME_CHUNK = 8
 
 
-@register_writer(".zarr")
+@register_writer(".zarr", name="zarr")
 def _write_zarr(ds: xr.Dataset, tmp: Path) -> None:
     ds = ds.compute()  # forecasts are small; in memory, the encoding alone decides the chunks
     enc = _encoding(ds)
@@ -71,58 +144,108 @@ def _write_zarr(ds: xr.Dataset, tmp: Path) -> None:
     ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2, encoding=enc)
 
 
-def write_dataset(ds: xr.Dataset, path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Write ``ds`` to ``path`` (format from the extension) atomically; return the final path."""
-    path = check_output(path, overwrite)
-    suffix = path.suffix.lower()
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
-        WRITERS[suffix](ds, tmp)
-        if path.exists():
-            _remove(path)
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            _remove(tmp)
-        raise
-    return path
+def check_output(
+    path: str | os.PathLike, overwrite: bool = False, make_parents: bool = False
+) -> Path:
+    """Fail early, naming ``path``, unless a dataset can be written there.
 
+    Parameters
+    ----------
+    path
+        Output path; its suffix selects the writer.
+    overwrite
+        Allow replacing an existing output that hurricane_ode wrote.
+    make_parents
+        Create a missing parent directory instead of refusing.
 
-def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Fail early, naming ``path``, unless a dataset can be written there; return it as a Path.
+    Returns
+    -------
+    Path
+        ``path`` as a Path (``~`` expanded).
 
-    Raises ValueError (unknown extension), FileExistsError (exists and not ``overwrite``),
-    FileNotFoundError (no such directory) or PermissionError (directory not writable).
+    Raises
+    ------
+    RegistryError, OutputExistsError, OutputDirectoryError, OutputNotADirectoryError,
+    OutputPermissionError
+        Unknown extension; exists (and not ``overwrite``, or not ours); missing directory;
+        under a regular file; directory not writable.
     """
     path = Path(path).expanduser()
-    suffix = path.suffix.lower()
-    if suffix not in WRITERS:
-        raise ValueError(
-            f"output {path}: unknown format '{suffix or '(no extension)'}'; "
-            f"expected one of {', '.join(sorted(WRITERS))}"
-        )
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"output {path} already exists; pass overwrite=True (CLI: --overwrite)")
-    parent = path.parent
-    if not parent.is_dir():
-        raise FileNotFoundError(f"output {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(f"output {path}: directory {parent} is not writable")
+    _writer_for(path)
+    check_parent(path, make_parents)
+    if os.path.lexists(path):
+        if not overwrite:
+            mine = owner_reason(path) is None
+            raise OutputExistsError(
+                f"output {path} already exists; pass overwrite=True (CLI: --overwrite)"
+                if mine
+                else f"output {path} already exists and was not written by hurricane_ode; "
+                "move it away or choose another output"
+            )
+        check_replaceable(path)
     return path
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path)
-    else:
-        path.unlink()
+# --------------------------------------------------------------------------- write / read
+
+
+def write_dataset(ds: xr.Dataset, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write ``ds`` to ``path`` atomically, under the output lock, stamped with :data:`OWNER_ATTR`.
+
+    Parameters
+    ----------
+    ds
+        The dataset (e.g. a forecast from :func:`hurricane_ode.forecast`).
+    path
+        Output path; the extension picks the writer (``.nc``, ``.zarr`` or a registered one).
+    overwrite
+        Replace an existing output that hurricane_ode wrote (anything else is refused).
+
+    Returns
+    -------
+    Path
+        The final path.
+    """
+    from hurricane_ode import __version__
+
+    path = check_output(path, overwrite)
+    write = _writer_for(path)
+    ds = ds.copy(deep=False)
+    ds.attrs = {**ds.attrs, OWNER_ATTR: __version__}
+    with output_lock(path):
+        check_output(path, overwrite)  # again: another process may have written it meanwhile
+        tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+        try:
+            try:
+                write(ds, tmp)
+            except OSError as exc:
+                if exc.filename is not None and Path(exc.filename).name == tmp.name:
+                    raise restate_os_error(path, exc) from exc
+                raise
+            replace_path(tmp, path)
+        except BaseException:
+            if os.path.lexists(tmp):
+                remove_path(tmp)
+            raise
+    return path
 
 
 def open_dataset(path: str | os.PathLike) -> xr.Dataset:
-    """Open a forecast file written by :func:`write_dataset` (cftime calendars kept)."""
-    path = Path(path)
+    """Open a forecast file written by :func:`write_dataset` (cftime calendars kept).
+
+    Parameters
+    ----------
+    path
+        A ``.nc`` file or ``.zarr`` store.
+
+    Returns
+    -------
+    xarray.Dataset
+        The dataset, lazily loaded.
+    """
+    path = Path(path).expanduser()
     if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
     coder = xr.coders.CFDatetimeCoder(use_cftime=True)
     if path.suffix.lower() == ".zarr":
         return xr.open_zarr(path, consolidated=True, decode_times=coder)

@@ -318,6 +318,12 @@ def test_cli_never_overwrites_without_flag(tiny, tmp_path, capsys):
     assert main(args) == 2
     assert "already exists" in capsys.readouterr().err
     assert out.read_text() == "precious"
+    # issue 12: --overwrite replaces only what hurricane_ode wrote, never a user's file
+    assert main([*args, "--overwrite"]) == 2
+    assert "not written by hurricane_ode" in capsys.readouterr().err
+    assert out.read_text() == "precious"
+    out.unlink()
+    assert main(args) == 0
     assert main([*args, "--overwrite"]) == 0
     assert open_dataset(out).sizes["time"] == 1
 
@@ -412,3 +418,61 @@ def test_package_level_forecast_is_the_function_even_after_module_import(basic, 
 
     ds = hurricane_ode.forecast(tiny.checkpoint, str(tiny.store), "natl", "2005-08-02T00/2005-08-02T12/3h")
     np.testing.assert_array_equal(ds.PSL.values, basic.PSL.values)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "it is empty"),
+        (b"step,loss\n1,0.5\n", "it is a text file"),
+        (bytes(range(7, 200)) * 3, "not a torch checkpoint"),
+        ("state_dict", "a bare state_dict"),
+        ("list", "it holds a list"),
+    ],
+)
+def test_unreadable_checkpoints_are_one_clear_line(tmp_path, capsys, content, reason):
+    from hurricane_ode.errors import CheckpointError
+
+    path = tmp_path / "bad.pt"
+    if content == "state_dict":
+        torch.save({"weight": torch.zeros(2)}, path)
+    elif content == "list":
+        torch.save([1, 2, 3], path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=reason) as info:
+        load_forecaster(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+    rc = main(["forecast", "--basin", "natl", "--times", "2005-08-02T06", "--checkpoint", str(path),
+               "--input", "unused.nc", "--output", str(tmp_path / "o.nc")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and str(path) in err and reason in err
+
+
+def test_inference_never_imports_training():
+    import subprocess
+    import sys
+
+    code = ("import sys, hurricane_ode.forecasting, hurricane_ode.verification; "
+            "bad = [m for m in sys.modules if m.startswith('hurricane_ode.training')]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_forecast_init_and_lead(tiny):
+    ds = forecast(tiny.checkpoint, str(tiny.store), "natl", init_time="2005-08-02T00", lead_times="3h/9h/3h")
+    assert ds.forecast_period.values.tolist() == [3.0, 6.0, 9.0]
+    assert ds.attrs["input_times"].endswith("2005-08-02T00:00:00")  # the init time is the last input
+    with pytest.raises(ValueError, match="either times or lead_times"):
+        forecast(tiny.checkpoint, str(tiny.store), "natl", "2005-08-02T03", lead_times="3h")
+
+
+def test_cli_forecast_init_and_lead(tiny, tmp_path, capsys):
+    out = tmp_path / "il.nc"
+    rc = main(["forecast", "--basin", "natl", "--init", "2005-08-02T00", "--lead", "0/6h/3h", "--input",
+               str(tiny.store), "--checkpoint", str(tiny.checkpoint), "--output", str(out)])
+    assert rc == 0
+    assert open_dataset(out).forecast_period.values.tolist() == [0.0, 3.0, 6.0]
+    rc = main(["forecast", "--basin", "natl", "--init", "2005-08-02T00", "--input", str(tiny.store),
+               "--checkpoint", str(tiny.checkpoint), "--output", str(tmp_path / "x.nc")])
+    assert rc == 2 and "--init and --lead go together" in capsys.readouterr().err

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from hurricane_ode._cli._types import positive_int
+from hurricane_ode.errors import InputError
+
 HELP = "run the paper's experiments: baseline table (Table 5), error vs sampling rate (Fig. 6), ablation (Table 4)"
 DESCRIPTION = (
     "Train every model the same way (cached in OUTPUT_DIR/models/<name>/, resumed when more steps "
@@ -50,45 +53,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where results and the trained-model cache (DIR/models/<name>/) go",
     )
     parser.add_argument(
-        "--seed", type=int, default=None, help="random seed for training and the test clips (overrides train.seed)"
+        "--seed",
+        type=int,
+        default=None,
+        help="random seed for training and the test clips (overrides train.seed)",
     )
     parser.add_argument(
         "--steps",
         metavar="N",
-        type=int,
+        type=positive_int,
         default=None,
         help="optimiser steps per trainable model (overrides experiment.steps)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars (the table is still printed)")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bars (the table is still printed)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from hurricane_ode.evaluation import evaluate
 
-    configs = args.config if isinstance(args.config, list) else ([args.config] if args.config else [])
+    configs = (
+        args.config if isinstance(args.config, list) else ([args.config] if args.config else [])
+    )
 
     models = None
     if args.models is not None:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
         if not models:
-            raise ValueError(f"--models: expected comma-separated model names, got {args.models!r}")
+            raise InputError(f"--models: expected comma-separated model names, got {args.models!r}")
         from hurricane_ode.models.base import available_models
 
         unknown = [m for m in models if m not in available_models()]
         if unknown:
-            raise ValueError(
+            raise InputError(
                 f"--models: unknown model(s) {unknown}; available: {', '.join(available_models())}"
             )
     if args.experiment == "video":  # its own module: hurricane_ode.evaluation.video
         from hurricane_ode.evaluation.video import evaluate_video
 
         if not configs:
-            raise ValueError("--experiment video needs --config (e.g. configs/video/bouncing_balls.yaml)")
+            raise InputError(
+                "--experiment video needs --config (e.g. configs/video/bouncing_balls.yaml)"
+            )
         evaluate_video(configs, models=models, output_dir=args.output_dir, seed=args.seed,
                        steps=args.steps, progress=not args.quiet, verbose=True)  # fmt: skip
         return 0
     if len(configs) > 1:
-        raise ValueError(f"--config: --experiment {args.experiment} takes one config, got {len(configs)}")
+        raise InputError(
+            f"--config: --experiment {args.experiment} takes one config, got {len(configs)}"
+        )
     evaluate(
         args.experiment,
         config=configs[0] if configs else None,

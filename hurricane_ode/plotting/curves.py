@@ -11,7 +11,7 @@ import pandas as pd
 
 from hurricane_ode.plotting._common import new_figure, save_png
 
-__all__ = ["plot_sampling_rate_curves", "plot_error_vs_lead", "METRIC_LABELS"]
+__all__ = ["plot_sampling_rate_curves", "plot_error_vs_lead", "plot_scores", "METRIC_LABELS"]
 
 #: axis labels (with units) of known metric columns; others are shown by name
 METRIC_LABELS: dict[str, str] = {
@@ -24,6 +24,13 @@ METRIC_LABELS: dict[str, str] = {
     "wind_mae_ms": "Max wind MAE (m s$^{-1}$)",
     "rmse_psl_hpa": "PSL RMSE (hPa)",
     "rmse_wind_ms": "Wind RMSE (m s$^{-1}$)",
+    "rmse_psl": "PSL RMSE (Pa)",
+    "rmse_u850": "U850 RMSE (m s$^{-1}$)",
+    "rmse_v850": "V850 RMSE (m s$^{-1}$)",
+    "pod": "Probability of detection",
+    "far": "False alarm ratio",
+    "psl_error_hpa": "Central pressure error (hPa)",
+    "wind_error_ms": "Max wind error (m s$^{-1}$)",
 }
 _MARKERS = "osD^vP*Xh<>"
 
@@ -119,3 +126,68 @@ def plot_error_vs_lead(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, title="model", title_fontsize=8)
     return save_png(fig, path, dpi=150)
+
+
+def _score_table(source: str | os.PathLike | pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """A ``scores.csv`` (or its directory, or ``scores.nc``) -> (wide table, default label)."""
+    if isinstance(source, pd.DataFrame):
+        return source, str(source["model"].iloc[0]) if "model" in source else "model"
+    p = Path(source).expanduser()
+    if p.is_dir():
+        p = p / "scores.csv"
+    if p.suffix == ".nc" and p.is_file():
+        p = p.with_name("scores.csv")
+    if not p.is_file():
+        raise FileNotFoundError(f"plot_scores: score table not found: {p} (from `hurricane-ode score`)")
+    df = pd.read_csv(p)
+    label = str(df["model"].iloc[0]) if "model" in df.columns and len(df) else p.parent.name
+    return df, label
+
+
+def plot_scores(
+    scores: Sequence[str | os.PathLike | pd.DataFrame],
+    metrics: Sequence[str] = ("rmse_PSL", "pod"),
+    path: str | os.PathLike | None = None,
+    labels: Sequence[str] | None = None,
+) -> object:
+    """Scores vs lead time for several models on one figure, one panel per metric.
+
+    Parameters
+    ----------
+    scores : ``hurricane-ode score`` output directories, ``scores.csv`` files or tables.
+    metrics : columns of ``scores.csv`` (``rmse_PSL``, ``skill_U850``, ``pod``, ``far``,
+        ``track_error_km`` ...).
+    path : write a PNG there too (optional).
+    labels : legend labels (default: each table's model name, or its folder when names repeat).
+
+    Returns
+    -------
+    The matplotlib Figure.
+    """
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    if not scores or not metrics:
+        raise ValueError("plot_scores: give at least one score table and one metric")
+    tables = [_score_table(s) for s in scores]
+    names = list(labels) if labels is not None else [lab for _, lab in tables]
+    if labels is None and len(set(names)) < len(names):
+        names = [Path(str(s)).name if not isinstance(s, pd.DataFrame) else f"{n} {i}"
+                 for i, (s, n) in enumerate(zip(scores, names))]
+    if len(names) != len(tables):
+        raise ValueError(f"plot_scores: {len(names)} labels for {len(tables)} score tables")
+    frames = []
+    for (df, _), name in zip(tables, names):
+        _check(df, ["lead_time_h", *metrics], f"plot_scores ({name})")
+        frames.append(df.assign(model=name))
+    df = pd.concat(frames, ignore_index=True)
+    fig = new_figure((4.4 * len(metrics), 3.5))
+    axes = [fig.add_subplot(1, len(metrics), i + 1) for i in range(len(metrics))]
+    for ax, m in zip(axes, metrics):
+        _lines(ax, df, "lead_time_h", m)
+        ax.set_xlabel("Lead time (h)")
+        ax.set_ylabel(METRIC_LABELS.get(m.lower(), METRIC_LABELS.get(m, m)))
+        ax.set_title(f"{m} vs lead time", fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[-1].legend(fontsize=8, title="model", title_fontsize=8)
+    if path is not None:
+        save_png(fig, path, dpi=150)
+    return fig

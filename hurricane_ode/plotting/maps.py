@@ -11,172 +11,36 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from hurricane_ode.plotting._common import new_figure, require_cartopy, save_png
-from hurricane_ode.plotting.coastlines import coastline_feature, scale_for_extent
+from hurricane_ode.plotting._common import new_figure
+from hurricane_ode.plotting._mapkit import (  # noqa: F401  (_Box is used by tests)
+    _VARS,
+    _arrow_scale,
+    _auto_stride,
+    _Box,
+    _check_vars,
+    _coast_segments,
+    _compact_png,
+    _crop,
+    _draw,
+    _draw_tracks,
+    _frame,
+    _key,
+    _overlay_truth_track,
+    _read_tracks,
+    _style_axes,
+    _time_key,
+    _time_label,
+    storm_region,
+)
 
-__all__ = ["plot_wind_map", "plot_forecast_maps", "plot_track_map"]
+__all__ = ["plot_wind_map", "plot_forecast_maps", "plot_track_map", "storm_region"]
 
-_VARS = ("U850", "V850", "PSL")
-_KEY_SPEEDS = (1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 75, 100)
-_ARROWS_ALONG_LONG_SIDE = 22
-_PSL_CMAP = "YlGnBu_r"
-_ERR_CMAP = "RdBu_r"
-_TRACK_COLUMNS = ("time", "lat", "lon")
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _check_vars(ds: xr.Dataset, what: str) -> xr.Dataset:
-    if not isinstance(ds, xr.Dataset):
-        raise TypeError(f"{what}: expected an xarray.Dataset, got {type(ds).__name__}")
-    missing = [v for v in _VARS if v not in ds.data_vars]
-    if missing:
-        raise ValueError(
-            f"{what}: dataset lacks variables {missing}; expected U850, V850 (m s-1) and PSL (Pa) "
-            f"on (time, lat, lon); has {list(ds.data_vars)}"
-        )
-    for v in _VARS:
-        if set(ds[v].dims) != {"time", "lat", "lon"}:
-            raise ValueError(f"{what}: variable {v} must have dims (time, lat, lon), got {ds[v].dims}")
-    if ds.sizes["lat"] < 2 or ds.sizes["lon"] < 2:
-        raise ValueError(f"{what}: need at least 2 points along lat and lon, got {dict(ds.sizes)}")
-    if ds["lat"].values[0] > ds["lat"].values[-1]:
-        ds = ds.isel(lat=slice(None, None, -1))
-    return ds
-
-
-def _time_key(t: Any) -> str:
-    """Calendar-agnostic ``YYYY-MM-DDTHH:MM:SS`` key (cftime, datetime64, ISO string)."""
-    if isinstance(t, str):
-        return t.strip().replace(" ", "T")[:19]
-    if isinstance(t, np.datetime64):
-        t = pd.Timestamp(t)
-    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
-
-
-def _time_label(t: Any) -> str:
-    return _time_key(t)[:16].replace("T", " ")
-
-
-class _Box:
-    """A lat/lon box on a continuous longitude axis and its PlateCarree(centre) projection."""
-
-    def __init__(self, lat_min: float, lat_max: float, lon_min: float, lon_max: float) -> None:
-        self.lat_min, self.lat_max = float(lat_min), float(lat_max)
-        self.lon_min, self.lon_max = float(lon_min), float(lon_max)
-        if self.lon_max - self.lon_min > 360.0 + 1e-6:
-            raise ValueError(f"longitude span {self.lon_min}..{self.lon_max} exceeds 360 degrees")
-        self.centre = 0.5 * (self.lon_min + self.lon_max)
-        ccrs = require_cartopy().crs
-        self.proj = ccrs.PlateCarree(central_longitude=self.centre)
-
-    @classmethod
-    def of(cls, ds: xr.Dataset) -> _Box:
-        lat, lon = ds["lat"].values.astype(float), ds["lon"].values.astype(float)
-        if np.any(np.diff(lon) <= 0):
-            raise ValueError(
-                "lon must be strictly increasing on a continuous axis (e.g. 240..400 for natl); "
-                f"got {lon.min():g}..{lon.max():g} non-monotonic"
-            )
-        dlat, dlon = abs(lat[1] - lat[0]), lon[1] - lon[0]
-        return cls(
-            max(lat.min() - dlat / 2, -90.0), min(lat.max() + dlat / 2, 90.0),
-            lon.min() - dlon / 2, lon.max() + dlon / 2,
-        )
-
-    def x(self, lon: Any) -> np.ndarray:
-        """Map-x (degrees from the centre, in -180..180) of longitudes in any convention."""
-        return np.mod(np.asarray(lon, dtype=float) - self.centre + 180.0, 360.0) - 180.0
-
-    @property
-    def extent(self) -> list[float]:
-        half = min(0.5 * (self.lon_max - self.lon_min), 179.999)
-        return [-half, half, self.lat_min, self.lat_max]
-
-
-def _arrow_scale(speeds: np.ndarray, spacing_in: float) -> tuple[float, float]:
-    """(quiver scale in m s-1 per inch, key speed): the strongest wind gets an arrow ~1.3
-    arrow spacings long (arrows never pile up); the key is a round speed near half of it."""
-    finite = np.abs(speeds[np.isfinite(speeds)])
-    top = float(finite.max()) if finite.size else 1.0
-    top = max(top, 0.5)
-    key = max([s for s in _KEY_SPEEDS if s <= max(top / 2.0, 1.0)])
-    return top / (1.3 * spacing_in), float(key)
-
-
-def _auto_stride(ds: xr.Dataset) -> int:
-    return max(1, math.ceil(max(ds.sizes["lat"], ds.sizes["lon"]) / _ARROWS_ALONG_LONG_SIDE))
-
-
-def _psl_levels(vmin: float, vmax: float) -> np.ndarray:
-    step = 2.0 if vmax - vmin <= 30 else 4.0 if vmax - vmin <= 60 else 8.0
-    return np.arange(math.floor(vmin / step) * step, vmax + step, step)
-
-
-def _style_axes(ax: Any, box: _Box, coastlines: bool, labels: tuple[bool, bool] = (True, True)) -> None:
-    import matplotlib.ticker as mticker
-
-    ccrs = require_cartopy().crs
-    ax.set_extent(box.extent, crs=box.proj)
-    if coastlines:
-        scale = scale_for_extent(box.lon_max - box.lon_min, box.lat_max - box.lat_min)
-        ax.add_feature(coastline_feature(scale), zorder=3)
-    span = box.lon_max - box.lon_min
-    step = 10 if span <= 60 else 20 if span <= 180 else 40
-    gl = ax.gridlines(crs=ccrs.PlateCarree(), draw_labels=True, linewidth=0.4, color="0.4",
-                      alpha=0.5, linestyle="--")
-    gl.top_labels = gl.right_labels = False
-    gl.bottom_labels, gl.left_labels = labels
-    gl.xlocator = mticker.FixedLocator(np.arange(-180, 181, step))
-    gl.ylocator = mticker.FixedLocator(np.arange(-90, 91, 10 if box.lat_max - box.lat_min > 20 else 5))
-    gl.xlabel_style = gl.ylabel_style = {"size": 7}
-
-
-def _frame(ds: xr.Dataset, time: Any) -> xr.Dataset:
-    if isinstance(time, (int, np.integer)):
-        n = ds.sizes["time"]
-        if not -n <= int(time) < n:
-            raise ValueError(f"time index {time} out of range for {n} time(s)")
-        return ds.isel(time=int(time))
-    key = _time_key(time)
-    keys = [_time_key(t) for t in ds["time"].values]
-    if key not in keys:
-        raise ValueError(f"time {key} not in dataset (has {keys[0]} .. {keys[-1]}, {len(keys)} times)")
-    return ds.isel(time=keys.index(key))
-
-
-def _draw(ax: Any, box: _Box, frame: xr.Dataset, *, psl_range: tuple[float, float],
-          scale: float, stride: int, diff: bool = False) -> tuple[Any, Any]:
-    """PSL shading + contours and wind arrows of one frame; returns (mesh, quiver)."""
-    x = box.x(frame["lon"].values)
-    lat = frame["lat"].values.astype(float)
-    psl = np.asarray(frame["PSL"].values, dtype=float) / 100.0
-    u = np.asarray(frame["U850"].values, dtype=float)
-    v = np.asarray(frame["V850"].values, dtype=float)
-    vmin, vmax = psl_range
-    mesh = ax.pcolormesh(x, lat, psl, transform=box.proj, cmap=_ERR_CMAP if diff else _PSL_CMAP,
-                         vmin=vmin, vmax=vmax, shading="nearest", zorder=1)
-    if not diff and np.nanmax(psl) > np.nanmin(psl):
-        ax.contour(x, lat, psl, levels=_psl_levels(vmin, vmax), colors="k", linewidths=0.4,
-                   alpha=0.6, transform=box.proj, zorder=2)
-    s = slice(stride // 2, None, stride)
-    q = ax.quiver(x[s], lat[s], u[s, s], v[s, s], transform=box.proj, zorder=4,
-                  scale=scale, scale_units="inches", width=0.0022,
-                  headwidth=4, headlength=4.5, color="k")
-    return mesh, q
-
-
-def _key(ax: Any, q: Any, key_speed: float) -> None:
-    ax.quiverkey(q, X=0.86, Y=1.04, U=key_speed, label=f"{key_speed:g} m s$^{{-1}}$",
-                 labelpos="E", coordinates="axes", fontproperties={"size": 7})
 
 
 # --------------------------------------------------------------------------- wind map
@@ -229,63 +93,6 @@ def plot_wind_map(
     return ax
 
 
-# --------------------------------------------------------------------------- tracks
-
-
-def _read_tracks(tracks: str | os.PathLike | pd.DataFrame, what: str) -> pd.DataFrame:
-    if isinstance(tracks, pd.DataFrame):
-        df = tracks.copy()
-    else:
-        p = Path(tracks).expanduser()
-        if not p.is_file():
-            raise FileNotFoundError(f"{what} tracks file not found: {p}")
-        df = pd.read_csv(p)
-    missing = [c for c in _TRACK_COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(
-            f"{what} tracks lack columns {missing}; expected storm_id/track_id, time, lat, lon "
-            f"(have {list(df.columns)})"
-        )
-    df["_key"] = df["time"].map(_time_key)
-    idc = next((c for c in ("storm_id", "track_id", "storm") if c in df.columns), None)
-    df["_id"] = df[idc] if idc else 0
-    return df
-
-
-def _segments(x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Split a track where it jumps across the map seam (|dx| > 180) into drawable pieces."""
-    cut = np.flatnonzero(np.abs(np.diff(x)) > 180.0) + 1 if x.size > 1 else []
-    return list(zip(np.split(x, cut), np.split(y, cut)))
-
-
-def _draw_tracks(ax: Any, box: _Box, df: pd.DataFrame, *, color: str, style: str, marker: str,
-                 label: str | None, lw: float = 1.2, annotate: bool = False) -> None:
-    first = True
-    for sid, g in df.groupby("_id", sort=True):
-        g = g.sort_values("_key")
-        for x, y in _segments(box.x(g["lon"].values), g["lat"].values.astype(float)):
-            ax.plot(x, y, style, color=color, marker=marker, markersize=3, lw=lw, transform=box.proj,
-                    zorder=5, label=label if first else None)
-            first = False
-        if annotate and len(g):
-            ax.annotate(str(sid), (float(box.x(g["lon"].values[0])), float(g["lat"].values[0])),
-                        xycoords=box.proj._as_mpl_transform(ax), fontsize=6, color=color,
-                        xytext=(2, 2), textcoords="offset points", zorder=6)
-
-
-def _overlay_truth_track(ax: Any, box: _Box, tracks: pd.DataFrame, key: str, window: tuple[str, str]) -> None:
-    lo, hi = window
-    active = tracks.loc[(tracks["_key"] >= lo) & (tracks["_key"] <= hi), "_id"].unique()
-    sel = tracks[tracks["_id"].isin(active)]
-    if sel.empty:
-        return
-    _draw_tracks(ax, box, sel, color="0.15", style="--", marker="", label=None, lw=0.8)
-    now = sel[sel["_key"] == key]
-    if len(now):
-        ax.plot(box.x(now["lon"].values), now["lat"].values, "o", ms=6, mfc="none", mec="k",
-                mew=1.4, transform=box.proj, zorder=6)
-
-
 # --------------------------------------------------------------------------- forecast panels
 
 
@@ -305,21 +112,37 @@ def _align_truth(forecast: xr.Dataset, truth: xr.Dataset) -> xr.Dataset:
 def plot_forecast_maps(
     forecast: xr.Dataset,
     truth: xr.Dataset,
-    path: str | os.PathLike,
+    path: str | os.PathLike | None = None,
     tracks: str | os.PathLike | pd.DataFrame | None = None,
     max_leads: int | None = None,
     error: bool = False,
     stride: int | None = None,
     coastlines: bool = True,
-) -> Path:
-    """Truth and forecast side by side, one row per lead time (the paper's Figure 7), as PNG.
+    leads: Any = None,
+    region: tuple[float, float, float, float] | None = None,
+    storm: str | None = None,
+) -> Any:
+    """Truth and forecast side by side, one row per lead time (the paper's Figure 7).
 
-    forecast / truth: U850, V850 (m s-1), PSL (Pa) on (time, lat, lon); truth must contain
-    every forecast time (extra times are ignored). Columns: truth, forecast and, with
-    ``error=True``, forecast minus truth (PSL in hPa, wind-difference arrows; same grid
-    required). Shared PSL colour scale and arrow scale. ``tracks``: a tracks CSV / DataFrame
-    (storm_id, time, lat, lon) drawn dashed with the true centre at each valid time circled.
-    ``max_leads``: plot only the first n lead times. Returns the written path.
+    Parameters
+    ----------
+    forecast, truth : U850, V850 (m s-1), PSL (Pa) on (time, lat, lon); truth must contain
+        every forecast time (extra times are ignored).
+    path : PNG to write (adaptive palette, atomic); None: only return the Figure.
+    tracks : tracks CSV (IBTrACS or storm_id,time,lat,lon) / DataFrame, drawn dashed with the
+        true centre at each valid time circled.
+    max_leads : plot only the first n lead times.
+    error : add a forecast-minus-truth column (same grid required).
+    stride : every n-th wind arrow (default: ~22 along the longer side).
+    coastlines : draw coastlines (offline Natural Earth).
+    leads : lead hours to plot (a subset of ``forecast_period``), e.g. ``[6, 12, 24, 48]``.
+    region : zoom to ``(lat0, lat1, lon0, lon1)``.
+    storm : zoom on this storm id of ``tracks`` (its fixes over the forecast window, padded by
+        7.5 degrees) and draw only its track.
+
+    Returns
+    -------
+    The written Path when ``path`` is given, else the matplotlib Figure.
     """
     forecast = _check_vars(forecast, "plot_forecast_maps forecast")
     truth = _check_vars(truth, "plot_forecast_maps truth")
@@ -327,6 +150,21 @@ def plot_forecast_maps(
         if int(max_leads) < 1:
             raise ValueError(f"max_leads must be >= 1, got {max_leads}")
         forecast = forecast.isel(time=slice(0, int(max_leads)))
+    if leads is not None:
+        if "forecast_period" not in forecast.coords:
+            raise ValueError("leads= needs the forecast's forecast_period coordinate")
+        want = np.atleast_1d(np.asarray(leads, dtype=float))
+        have = forecast["forecast_period"].values.astype(float)
+        missing = [f"{x:g}" for x in want if not np.isclose(have, x).any()]
+        if missing:
+            raise ValueError(f"lead(s) {missing} h not in the forecast (has {', '.join(f'{h:g}' for h in have)} h)")
+        forecast = forecast.isel(time=[i for i, h in enumerate(have) if np.isclose(want, h).any()])
+    if storm is not None:
+        if tracks is None:
+            raise ValueError("storm= needs tracks= (the best tracks holding that storm)")
+        region, tracks = storm_region(tracks, storm, [_time_key(t) for t in forecast["time"].values])
+    if region is not None:
+        forecast, truth = _crop(forecast, region), _crop(truth, region)
     truth = _align_truth(forecast, truth)
     forecast, truth = forecast[list(_VARS)].load(), truth[list(_VARS)].load()
     if error:
@@ -337,12 +175,13 @@ def plot_forecast_maps(
     track_df = _read_tracks(tracks, "true") if tracks is not None else None
 
     box = _Box.of(forecast)
+    coast = _coast_segments(box) if coastlines else None
     stride = int(stride) if stride else _auto_stride(forecast)
     psl_all = np.concatenate([forecast["PSL"].values.ravel(), truth["PSL"].values.ravel()]) / 100.0
     psl_range = (math.floor(np.nanmin(psl_all)), math.ceil(np.nanmax(psl_all)))
     speeds = np.hypot(np.concatenate([forecast["U850"].values.ravel(), truth["U850"].values.ravel()]),
                       np.concatenate([forecast["V850"].values.ravel(), truth["V850"].values.ravel()]))
-    panel_w = 5.0
+    panel_w = 4.2
     scale, key_speed = _arrow_scale(speeds, 0.9 * panel_w * stride / forecast.sizes["lon"])
     if error:
         d = (forecast["PSL"].values - truth["PSL"].values) / 100.0
@@ -371,7 +210,7 @@ def plot_forecast_maps(
             ax = fig.add_subplot(n, ncols, i * ncols + j + 1, projection=box.proj)
             mesh, q = _draw(ax, box, frame, psl_range=err_range if kind == "error" else psl_range,
                             scale=scale, stride=stride, diff=kind == "error")
-            _style_axes(ax, box, coastlines, labels=(i == n - 1, j == 0))
+            _style_axes(ax, box, coastlines, labels=(i == n - 1, j == 0), coast=coast)
             if track_df is not None and kind != "error":
                 _overlay_truth_track(ax, box, track_df, keys[i], window)
             ax.set_title(title, fontsize=8, loc="left")
@@ -387,9 +226,10 @@ def plot_forecast_maps(
                      orientation="horizontal", shrink=0.9, pad=0.03, aspect=20,
                      label="PSL error (hPa)")
     basin = forecast.attrs.get("basin", "")
-    fig.suptitle(f"U850/V850 wind vectors and sea-level pressure{f' — {basin}' if basin else ''}",
+    zoom = f" — storm {storm}" if storm is not None else ""
+    fig.suptitle(f"U850/V850 wind vectors and sea-level pressure{f' — {basin}' if basin else ''}{zoom}",
                  fontsize=10)
-    return save_png(fig, path)
+    return _compact_png(fig, path) if path is not None else fig
 
 
 # --------------------------------------------------------------------------- track map
@@ -398,18 +238,19 @@ def plot_forecast_maps(
 def plot_track_map(
     true_tracks: str | os.PathLike | pd.DataFrame,
     forecast_tracks: str | os.PathLike | pd.DataFrame | None,
-    path: str | os.PathLike,
+    path: str | os.PathLike | None = None,
     basin: Any | None = None,
     coastlines: bool = True,
     restrict_to_forecast: bool = True,
-) -> Path:
+) -> Any:
     """True (solid, black) vs forecast (dashed, red) cyclone tracks on a map, as PNG.
 
     Tracks: CSV paths or DataFrames with columns time, lat, lon (degrees; any longitude
     convention) and an id column (storm_id / track_id). ``basin``: a basin name, box or
     :class:`~hurricane_ode.data.basins.Basin` for the map extent (default: the tracks'
     extent plus 5 degrees). With ``restrict_to_forecast`` true storms are drawn only over
-    the forecast tracks' time window. Returns the written path.
+    the forecast tracks' time window. Returns the written Path when ``path`` is given, else
+    the Figure.
     """
     truth = _read_tracks(true_tracks, "true")
     fc = _read_tracks(forecast_tracks, "forecast") if forecast_tracks is not None else None
@@ -446,5 +287,5 @@ def plot_track_map(
     keys = sorted(pd.concat([truth["_key"]] + ([fc["_key"]] if fc is not None else [])))
     span = f"  {keys[0][:16].replace('T', ' ')} .. {keys[-1][:16].replace('T', ' ')}" if keys else ""
     ax.set_title(f"Cyclone tracks{span}", fontsize=9, loc="left")
-    return save_png(fig, path)
+    return _compact_png(fig, path) if path is not None else fig
 

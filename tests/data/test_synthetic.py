@@ -212,3 +212,270 @@ def test_cli_synth(tmp_path, capsys):
     assert "tracks.csv" in out and str(tmp_path / "w") in out
     assert len(list((tmp_path / "w").glob("*.cam.h2.*.nc"))) == 2
     assert main(["synth", "--output", str(tmp_path / "x"), "--resolution", "7", "--quiet"]) == 2
+
+
+# --------------------------------------------------------------------------- prefix stability
+
+
+@pytest.mark.parametrize("background", ["zonal", "spectral"])
+def test_longer_run_only_adds_days(tmp_path, background):
+    from hurricane_ode.data.synthetic import Climate
+
+    climate = Climate(background=background, noise_psl_pa=5.0, noise_wind_ms=0.2)
+    kw = dict(resolution=4.0, seed=11, progress=False, climate=climate)
+    short = make_synthetic_world(tmp_path / "short", days=2, days_per_file=1.5, **kw)
+    long = make_synthetic_world(tmp_path / "long", days=16, days_per_file=5, **kw)
+    a, b = _raw(short), _raw(long)
+    assert a.sizes["time"] == 16 and b.sizes["time"] == 128
+    np.testing.assert_array_equal(a.time.values, b.time.values[:16])
+    for name in ("U850", "V850", "PSL"):
+        np.testing.assert_array_equal(a[name].values, b[name].values[:16])  # bitwise
+    ta, tb = _tracks(short), _tracks(long)
+    tb = tb[tb.time <= ta.time.max()].reset_index(drop=True)
+    assert len(ta) > 20
+    pd.testing.assert_frame_equal(ta, tb)
+    # the long run goes on with storms born after the short run ended
+    assert set(_tracks(long).storm_id) > set(ta.storm_id)
+
+
+# --------------------------------------------------------------------------- climates
+
+
+def test_climate_validation_and_training_range():
+    from hurricane_ode.data.synthetic import TRAINING_RANGES, Climate
+    from hurricane_ode.errors import ConfigError
+
+    assert Climate().outside_training_range() == {}
+    with pytest.raises(ConfigError, match="background"):
+        Climate(background="fft")
+    with pytest.raises(ConfigError, match="dp_peak_hpa"):
+        Climate(dp_peak_hpa=(50.0, 10.0))
+    with pytest.raises(ConfigError, match="trough_hpa"):
+        Climate(trough_hpa=1030.0)
+    with pytest.raises(ConfigError, match="unknown Climate key.*jet"):
+        Climate.from_dict({"jet": 2})
+    c1 = Climate.sample(np.random.default_rng(4))
+    assert (
+        c1 == Climate.sample(np.random.default_rng(4)) != Climate.sample(np.random.default_rng(5))
+    )
+    for _ in range(20):
+        c = Climate.sample(np.random.default_rng(_), spread=1.0)
+        assert c.outside_training_range() == {}
+        for name, value in c.scalars().items():
+            lo, hi = TRAINING_RANGES[name]
+            assert lo - 1e-9 <= value <= hi + 1e-9, name
+    mid = Climate.sample(np.random.default_rng(0), spread=0.0)
+    assert mid.subtropical_high_hpa == pytest.approx(
+        sum(TRAINING_RANGES["subtropical_high_hpa"]) / 2
+    )
+    hot = Climate.from_scalars({"subtropical_high_lat": 37.0, "genesis_scale": 2.0,
+                                "background": "spectral"})  # fmt: skip
+    out = hot.outside_training_range()
+    assert out["subtropical_high_lat"]["by"] == pytest.approx(3.0)
+    assert out["genesis_scale"]["by"] == pytest.approx(0.5)
+    assert out["background"]["value"] == "spectral"
+    assert Climate.from_dict(hot.to_dict()) == hot
+
+
+def test_climate_knobs_change_the_world(tmp_path):
+    from hurricane_ode.data.synthetic import Climate
+
+    def world(name, **knobs):
+        w = make_synthetic_world(tmp_path / name, days=6, resolution=5.0, seed=2, progress=False,
+                                 climate=Climate.from_scalars(knobs))  # fmt: skip
+        return _raw(w).mean(["time", "lon"]), _tracks(w)
+
+    base_z, base_t = world("base")
+    high_z, _ = world("high", subtropical_high_hpa=1025.0, subtropical_high_lat=35.0)
+    assert float(high_z.PSL.sel(lat=35)) > float(base_z.PSL.sel(lat=35)) + 300.0
+    assert float(high_z.PSL.sel(lat=35)) > float(high_z.PSL.sel(lat=30))
+    # a mapping of knobs is accepted as the climate too
+    w = make_synthetic_world(tmp_path / "m", days=1, resolution=10.0, seed=2, progress=False,
+                             climate={"size_scale": 1.2, "background": "spectral"})  # fmt: skip
+    assert w.climate.background == "spectral" and w.climate.outer_radius_km == (720.0, 1080.0)
+    _, busy = world("busy", genesis_scale=2.5)
+    assert busy.storm_id.nunique() > 1.5 * base_t.storm_id.nunique()
+    _, strong = world("strong", intensity_scale=1.5)
+    assert strong.min_psl_pa.min() < base_t.min_psl_pa.min() - 1000.0
+
+    def speed(tr):
+        d = tr.groupby("storm_id")[["lat", "lon"]].diff().dropna()
+        return float(np.hypot(d.lat, (d.lon + 180) % 360 - 180).median())
+
+    _, fast = world("fast", translation_scale=1.5, track_noise_ms=0.0)
+    _, slow = world("slow", translation_scale=0.7, track_noise_ms=0.0)
+    assert speed(fast) > 1.6 * speed(slow)
+
+
+def test_spectral_background_is_another_generator(tmp_path):
+    from hurricane_ode.data.synthetic import Climate
+
+    kw = dict(days=2, resolution=3.0, seed=1, progress=False)
+    z = _raw(make_synthetic_world(tmp_path / "z", **kw))
+    s = _raw(make_synthetic_world(tmp_path / "s", climate=Climate(background="spectral"), **kw))
+    assert not np.allclose(z.PSL.values, s.PSL.values, atol=200.0)
+    zonal = s.mean(["time", "lon"])
+    assert float(zonal.PSL.sel(lat=30)) > float(zonal.PSL.sel(lat=0)) + 800
+    assert float(zonal.U850.sel(lat=slice(8, 20)).mean()) < -3
+    assert float(zonal.U850.sel(lat=slice(40, 50)).mean()) > 3
+    eddy = s.PSL - s.PSL.mean("lon")
+    assert 100.0 < float(eddy.sel(lat=slice(30, 60)).std()) < 2000.0
+
+
+# --------------------------------------------------------------------------- given tracks, IBTrACS
+
+
+def _one_storm():
+    times = [f"2005-08-0{1 + h // 24}T{h % 24:02d}:00:00" for h in range(0, 72, 6)]
+    n = len(times)
+    return pd.DataFrame({
+        "storm_id": "KATRINA", "basin": "natl", "time": times,
+        "lat": np.linspace(20.0, 28.0, n), "lon": np.linspace(-70.0, -85.0, n),
+        "min_psl_pa": np.linspace(99000.0, 95000.0, n), "max_wind_ms": np.nan,
+    })  # fmt: skip
+
+
+def test_storms_on_given_tracks(tmp_path):
+    given = _one_storm()
+    w = make_synthetic_world(tmp_path, days=2, resolution=1.0, seed=0, progress=False,
+                             storm_tracks=given, days_per_file=2)  # fmt: skip
+    tr = _tracks(w)
+    assert set(tr.storm_id) == {"KATRINA"} and len(tr) == 16  # 3-hourly within the 2-day run
+    np.testing.assert_allclose(tr.lat, np.linspace(20.0, 28.0, 23)[:16], atol=1e-4)
+    np.testing.assert_allclose(tr.lon, (np.linspace(-70.0, -85.0, 23)[:16]) % 360, atol=1e-4)
+    np.testing.assert_allclose(tr.min_psl_pa, np.linspace(99000, 95000, 23)[:16], atol=0.1)
+    ds = _raw(w)
+    for k in (0, 15):
+        i, j = _centre_index(ds, tr.lat[k], tr.lon[k])
+        win = ds.PSL.values[k, i - 3 : i + 4, j - 3 : j + 4]
+        a, b = np.unravel_index(np.argmin(win), win.shape)
+        assert abs(a - 3) <= 1 and abs(b - 3) <= 1
+        ring = np.r_[win[0], win[-1], win[:, 0], win[:, -1]]
+        assert win.min() < np.median(ring) - 1000.0  # a deep low on the 1-degree grid
+        assert tr.min_psl_pa[k] <= win.min() + 100.0
+    with pytest.raises(ValueError, match="no track has two 3-hourly steps within the run"):
+        make_synthetic_world(tmp_path / "y", start="2006-08-01", days=1, resolution=10.0,
+                             progress=False, storm_tracks=given)  # fmt: skip
+    with pytest.raises(ValueError, match="lacks column"):
+        make_synthetic_world(tmp_path / "x", days=1, resolution=10.0, progress=False,
+                             storm_tracks=given.drop(columns="min_psl_pa"))  # fmt: skip
+
+
+def test_ibtracs_tracks_layout_and_round_trip(tmp_path):
+    from hurricane_ode.data.synthetic import IBTRACS_COLUMNS
+
+    w = make_synthetic_world(tmp_path / "a", days=2, resolution=10.0, seed=5, progress=False,
+                             tracks_format="ibtracs")  # fmt: skip
+    assert w.ibtracs == tmp_path / "a" / "tracks_ibtracs.csv"
+    raw = pd.read_csv(w.ibtracs, dtype=str, keep_default_na=False)
+    assert tuple(raw.columns) == IBTRACS_COLUMNS
+    units = raw.iloc[0]
+    assert (units.LAT, units.LON, units.WMO_WIND, units.WMO_PRES) == (
+        "degrees_north",
+        "degrees_east",
+        "kts",
+        "mb",
+    )
+    body = raw.iloc[1:]
+    assert "NA" in set(body.BASIN) and set(body.BASIN) <= {"NA", "EP", "WP", "NI", "SI", "SP"}
+    off = ~body.ISO_TIME.str[11:13].isin(["00", "06", "12", "18"])
+    assert off.any() and (body.WMO_PRES[off].str.strip() == "").all()  # blank = missing
+    assert (body.USA_PRES.str.strip() != "").all()
+    assert pd.to_numeric(body.LON).between(-180, 180).all()
+    assert body.SID.str.fullmatch(r"\d{7}[NS]\d{5}").all()
+    # the IBTrACS file drives another world: same positions, pressures to the hPa
+    ours = _tracks(w)
+    # (same seed: same background, so the same central pressures are reachable)
+    w2 = make_synthetic_world(tmp_path / "b", days=2, resolution=10.0, seed=5, progress=False,
+                              storm_tracks=w.ibtracs)  # fmt: skip
+    back = _tracks(w2)
+    assert len(back) == len(ours[ours.groupby("storm_id").time.transform("size") >= 2])
+    merged = back.merge(ours, on=["time", "lat", "lon"], suffixes=("", "_o"))
+    assert len(merged) == len(back)
+    np.testing.assert_allclose(merged.min_psl_pa, merged.min_psl_pa_o, atol=60.0)
+
+
+def test_cli_synth_climate_and_tracks(tmp_path, capsys):
+    (tmp_path / "c.yaml").write_text("subtropical_high_hpa: 1024\ngenesis_scale: 1.5\n")
+    _one_storm().to_csv(tmp_path / "t.csv", index=False)
+    rc = main(["synth", "--output", str(tmp_path / "w"), "--days", "1", "--resolution", "10",
+               "--climate", str(tmp_path / "c.yaml"), "--background", "spectral",
+               "--storm-tracks", str(tmp_path / "t.csv"), "--tracks-format", "both", "--quiet"])  # fmt: skip
+    assert rc == 0
+    assert "tracks_ibtracs.csv" in capsys.readouterr().out
+    meta = __import__("json").loads((tmp_path / "w" / "world.json").read_text())
+    assert (
+        meta["climate"]["background"] == "spectral"
+        and meta["climate"]["subtropical_high_hpa"] == 1024
+    )
+    assert meta["storms_on_given_tracks"] and set(_tracks_path(tmp_path / "w").storm_id) == {
+        "KATRINA"
+    }
+    (tmp_path / "bad.yaml").write_text("jet_speed: 3\n")
+    assert main(["synth", "--output", str(tmp_path / "x"), "--days", "1", "--resolution", "10",
+                 "--climate", str(tmp_path / "bad.yaml"), "--quiet"]) == 2  # fmt: skip
+    assert "jet_speed" in capsys.readouterr().err
+
+
+def _tracks_path(directory):
+    return pd.read_csv(directory / "tracks.csv")
+
+
+# --------------------------------------------------------------------------- scripts/make_worlds.py
+
+
+def _make_worlds_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "make_worlds.py"
+    spec = importlib.util.spec_from_file_location("make_worlds", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_make_worlds_script(tmp_path, capsys):
+    import json
+
+    mw = _make_worlds_module()
+    (tmp_path / "train.yaml").write_text(
+        "output: train\ntraining_seeds: [1000, 1999]\ntracks_format: both\nworlds:\n"
+        "  - {name: a, seed: 1000, days: 1, resolution: 10.0, climate: sample}\n"
+        "  - {name: b, seed: 1001, days: 1, resolution: 10.0, climate: default}\n"
+    )
+    (tmp_path / "held.yaml").write_text(
+        "output: held\nrequire_outside_training: true\ntraining_seeds: [1000, 1999]\nworlds:\n"
+        "  - {name: h, seed: 9001, days: 1, resolution: 10.0,"
+        " climate: {genesis_scale: 2.0, background: spectral}}\n"
+    )
+    args = [
+        str(tmp_path / "train.yaml"),
+        str(tmp_path / "held.yaml"),
+        "--output",
+        str(tmp_path / "w"),
+    ]
+    assert mw.main(args) == 0
+    manifest = json.loads((tmp_path / "w" / "train" / "manifest.json").read_text())
+    a, b = manifest["worlds"]
+    assert (a["seed"], b["seed"]) == (1000, 1001) and a["outside_training_range"] == {}
+    assert a["climate"] != b["climate"]  # sampled vs default
+    assert (tmp_path / "w" / "train" / "a" / "tracks_ibtracs.csv").exists()
+    held = json.loads((tmp_path / "w" / "held" / "manifest.json").read_text())["worlds"][0]
+    assert held["outside_training_range"]["genesis_scale"]["by"] == pytest.approx(0.5)
+    assert held["background"] == "spectral"
+    # the same sampled climate again (seeded by the world seed); a rerun skips up-to-date worlds
+    assert (
+        mw.world_climate({"name": "a", "seed": 1000, "climate": "sample"}, 1.0).scalars()
+        == a["climate"]
+    )
+    capsys.readouterr()
+    assert mw.main(args) == 0
+    assert capsys.readouterr().out.count("up to date, skipped") == 3
+    # a held-out world inside the training range or with a training seed is refused
+    (tmp_path / "bad.yaml").write_text(
+        "output: bad\nrequire_outside_training: true\ntraining_seeds: [1000, 1999]\nworlds:\n"
+        "  - {name: x, seed: 9003, days: 1, resolution: 10.0, climate: {genesis_scale: 1.2}}\n"
+    )
+    assert mw.main([str(tmp_path / "bad.yaml"), "--output", str(tmp_path / "w")]) == 2
+    assert "inside the training range" in capsys.readouterr().err

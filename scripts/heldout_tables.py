@@ -1,0 +1,127 @@
+"""Markdown tables of a held-out evaluation made by scripts/evaluate_heldout.sh.
+
+    python scripts/heldout_tables.py build/eval/<world> [--world build/worlds/heldout/<world>]
+
+Reads ``scores_<model>/scores.csv`` (whole basin) and ``scores600_<model>/scores.csv``
+(cells within 600 km of a best-track fix) for every model present, and, with the world's
+files, the depth (ring mean minus centre, 300-600 km ring) of the strongest storm at +24 h
+in the forecasts against the truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+MODELS = ("vid_ode", "persistence", "advection", "advection_lk")
+LEADS = (3, 6, 12, 24, 36, 48)
+VARS = ("U850", "V850", "PSL")
+
+
+def _table(title: str, rows: dict[str, list[str]], leads: tuple[int, ...]) -> str:
+    out = [f"\n**{title}**\n", "| model | " + " | ".join(f"{L} h" for L in leads) + " |",
+           "|---|" + "---|" * len(leads)]
+    out += [f"| {m} | " + " | ".join(cells) + " |" for m, cells in rows.items()]
+    return "\n".join(out)
+
+
+def _at(df: pd.DataFrame, col: str, lead: int) -> float:
+    hit = df[np.isclose(df["lead_time_h"], lead)]
+    return float(hit[col].iloc[0]) if len(hit) and col in hit else float("nan")
+
+
+def _fmt(x: float, f: str) -> str:
+    return "-" if not np.isfinite(x) else format(x, f)
+
+
+def _key(t: object) -> str:
+    """``YYYY-MM-DD HH`` of a cftime, datetime64 or ISO string (calendar-free matching key)."""
+    return str(t).replace("T", " ")[:13]
+
+
+def _depth(psl: np.ndarray, core: np.ndarray, ring: np.ndarray) -> float:
+    """Ring-mean PSL minus the core minimum (Pa)."""
+    return float(psl[ring].mean() - psl[core].min())
+
+
+def _gc_km(lat0: float, lon0: float, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    p0, p = np.radians(lat0), np.radians(lat)
+    dl = np.radians(lon - lon0)
+    c = np.sin(p0) * np.sin(p) + np.cos(p0) * np.cos(p) * np.cos(dl)
+    return 6371.0 * np.arccos(np.clip(c, -1, 1))
+
+
+def depth_retention(eval_dir: Path, world: Path, lead_h: float = 24.0) -> dict[str, float]:
+    """Median over inits of forecast depth / true depth of the strongest storm at ``lead_h``."""
+    from hurricane_ode.forecasting.inputs import open_basin_fields
+
+    tracks = pd.read_csv(world / "tracks.csv")
+    out: dict[str, float] = {}
+    truth = None
+    for m in MODELS:
+        path = eval_dir / f"{m}.nc"
+        if not path.exists():
+            continue
+        hc = xr.open_dataset(path, use_cftime=True)
+        if truth is None:
+            truth = open_basin_fields(str(world), hc.attrs["basin"], list(VARS),
+                                      (hc.sizes["lat"], hc.sizes["lon"])).load()
+        lat, lon = hc["lat"].values, hc["lon"].values
+        glat, glon = np.meshgrid(lat, lon, indexing="ij")
+        li = int(np.argmin(np.abs(hc["lead_time"].values.astype("timedelta64[h]").astype(float) - lead_h)))
+        ratios = []
+        tkeys = {_key(t): k for k, t in enumerate(truth["time"].values)}
+        track_keys = tracks["time"].map(_key)
+        for i in range(hc.sizes["init_time"]):
+            vt = hc["valid_time"].values[i, li]
+            key = _key(vt)
+            if key not in tkeys:
+                continue
+            tr = tracks[track_keys == key]
+            tlon = np.mod(tr["lon"].values - lon[0], 360) + lon[0]
+            inside = (tr["lat"].values > lat[0] + 6) & (tr["lat"].values < lat[-1] - 6) & (tlon > lon[0] + 6) & (tlon < lon[-1] - 6)
+            tr, tlon = tr[inside], tlon[inside]
+            if tr.empty:
+                continue
+            s = int(np.argmin(tr["min_psl_pa"].values))
+            d = _gc_km(float(tr["lat"].values[s]), float(tlon[s]), glat, glon)
+            core, ring = d <= 300, (d >= 300) & (d <= 600)
+            true_d = _depth(truth["PSL"].values[tkeys[key]], core, ring)
+            if true_d > 100:
+                ratios.append(_depth(hc["PSL"].values[i, li], core, ring) / true_d)
+        out[m] = float(np.median(ratios)) if ratios else float("nan")
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("eval_dir", type=Path)
+    p.add_argument("--world", type=Path, default=None, help="world folder (default: build/worlds/heldout/<name>)")
+    args = p.parse_args()
+    d = args.eval_dir
+    world = args.world or Path("build/worlds/heldout") / d.name
+    whole = {m: pd.read_csv(d / f"scores_{m}" / "scores.csv") for m in MODELS if (d / f"scores_{m}").exists()}
+    near = {m: pd.read_csv(d / f"scores600_{m}" / "scores.csv") for m in MODELS if (d / f"scores600_{m}").exists()}
+    print(f"### {d.name}")
+    nm = {m: [_fmt(np.mean([_at(t, f"nmse_{v}", L) for v in VARS]), ".4f") for L in LEADS] for m, t in whole.items()}
+    print(_table("normalised MSE (mean of U850, V850, PSL)", nm, LEADS))
+    ps = {m: [_fmt(_at(t, "rmse_PSL", L) / 100, ".2f") for L in LEADS] for m, t in whole.items()}
+    print(_table("PSL RMSE, hPa, whole basin", ps, LEADS))
+    ps6 = {m: [_fmt(_at(t, "rmse_PSL", L) / 100, ".2f") for L in LEADS] for m, t in near.items()}
+    print(_table("PSL RMSE, hPa, within 600 km of a storm", ps6, LEADS))
+    for col, title, f in (("pod", "POD (tracker on the forecasts)", ".2f"), ("far", "FAR", ".2f"),
+                          ("track_error_km", "track error, km", ".0f")):
+        rows = {m: [_fmt(_at(t, col, L), f) for L in LEADS] for m, t in whole.items()}
+        print(_table(title, rows, LEADS))
+    if world.exists():
+        ret = depth_retention(d, world)
+        print("\n**depth of the strongest storm at +24 h, forecast / truth (median over inits)**\n")
+        print("| " + " | ".join(ret) + " |\n|" + "---|" * len(ret) + "\n| " + " | ".join(_fmt(v, ".2f") for v in ret.values()) + " |")
+
+
+if __name__ == "__main__":
+    main()
