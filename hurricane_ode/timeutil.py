@@ -16,6 +16,8 @@ from typing import Any
 import cftime
 import numpy as np
 
+from hurricane_ode.errors import InputError
+
 __all__ = ["parse_time", "parse_times", "hours_between", "to_cftime", "calendar_of", "ISO_TIME"]
 
 #: ISO time ``YYYY-MM-DD[THH[:MM[:SS]]]`` (the one regex for user and CSV times)
@@ -46,7 +48,7 @@ def parse_time(
     """
     m = _ISO.match(str(text))
     if not m:
-        raise ValueError(
+        raise InputError(
             f"time '{text}' is not an ISO time; expected YYYY-MM-DD[THH[:MM[:SS]]], e.g. 2005-08-28T06"
         )
     y, mo, d, h, mi, s = (int(g) if g else 0 for g in m.groups())
@@ -54,16 +56,16 @@ def parse_time(
         kw = {} if has_year_zero is None else {"has_year_zero": has_year_zero}
         return cftime.datetime(y, mo, d, h, mi, s, calendar=calendar, **kw)
     except ValueError as exc:
-        raise ValueError(f"time '{text}' does not exist in the '{calendar}' calendar: {exc}") from None
+        raise InputError(f"time '{text}' does not exist in the '{calendar}' calendar: {exc}") from None
 
 
 def _parse_step(text: str) -> timedelta:
     m = _STEP.match(text)
     if not m:
-        raise ValueError(f"time step '{text}' not understood; expected e.g. 3h, 90min or 1d")
+        raise InputError(f"time step '{text}' not understood; expected e.g. 3h, 90min or 1d")
     value, unit = float(m.group(1)), m.group(2).lower()
     if value <= 0:
-        raise ValueError(f"time step '{text}' must be positive")
+        raise InputError(f"time step '{text}' must be positive")
     if unit.startswith("d"):
         return timedelta(days=value)
     if unit.startswith("m"):
@@ -85,10 +87,10 @@ def parse_times(spec: str | Sequence[str], calendar: str = "noleap") -> list[cft
         if "/" in item:
             parts = item.split("/")
             if len(parts) != 3:
-                raise ValueError(f"time range '{item}' must be START/END/STEP, e.g. 2005-08-28T00/2005-08-29T00/3h")
+                raise InputError(f"time range '{item}' must be START/END/STEP, e.g. 2005-08-28T00/2005-08-29T00/3h")
             start, end, step = parse_time(parts[0], calendar), parse_time(parts[1], calendar), _parse_step(parts[2])
             if end < start:
-                raise ValueError(f"time range '{item}': END is before START")
+                raise InputError(f"time range '{item}': END is before START")
             t = start
             while t <= end:
                 out.append(t)
@@ -96,7 +98,7 @@ def parse_times(spec: str | Sequence[str], calendar: str = "noleap") -> list[cft
         else:
             out.append(parse_time(item, calendar))
     if not out:
-        raise ValueError("no times given")
+        raise InputError("no times given")
     return sorted(set(out))
 
 
@@ -105,7 +107,7 @@ def _one_time(v: Any, calendar: str) -> cftime.datetime:
         return parse_time(v, calendar)
     if isinstance(v, cftime.datetime):
         if v.calendar and calendar and v.calendar != calendar:
-            raise ValueError(f"time {v} is in calendar '{v.calendar}', the data uses '{calendar}'")
+            raise InputError(f"time {v} is in calendar '{v.calendar}', the data uses '{calendar}'")
         return v
     if isinstance(v, np.datetime64 | _dt.datetime) or type(v).__name__ == "Timestamp":
         ts = v if isinstance(v, _dt.datetime) else _dt.datetime.fromisoformat(
@@ -115,7 +117,7 @@ def _one_time(v: Any, calendar: str) -> cftime.datetime:
             return cftime.datetime(ts.year, ts.month, ts.day, ts.hour, ts.minute, ts.second,
                                    ts.microsecond, calendar=calendar)  # fmt: skip
         except ValueError as exc:
-            raise ValueError(f"time {v} does not exist in the '{calendar}' calendar: {exc}") from None
+            raise InputError(f"time {v} does not exist in the '{calendar}' calendar: {exc}") from None
     raise TypeError(
         f"cannot interpret {v!r} as a time in calendar '{calendar}'; give ISO strings, cftime, "
         "numpy.datetime64, pandas Timestamps or a DataArray of times"
@@ -165,7 +167,7 @@ def calendar_of(obj: Any, default: str = "standard") -> str:
     """
     if hasattr(obj, "data_vars"):
         if "time" not in obj.variables:
-            raise ValueError("calendar_of: the dataset has no 'time' variable")
+            raise InputError("calendar_of: the dataset has no 'time' variable")
         obj = obj["time"]
     if hasattr(obj, "encoding"):
         cal = obj.encoding.get("calendar") or obj.attrs.get("calendar")
@@ -211,7 +213,7 @@ def hours_between(times: Any, origin: Any) -> np.ndarray:
         try:
             delta = t - origin
         except TypeError as exc:
-            raise ValueError(
+            raise InputError(
                 f"hours_between: cannot subtract origin {origin!r} from time {t!r} "
                 f"(both must be datetimes of the same calendar): {exc}"
             ) from exc

@@ -129,7 +129,7 @@ def write_chunk(
             shape, dtype = z.shape, z.dtype
         arr = np.asarray(arr, dtype=dtype)
         if arr.shape != (stop - start, *shape[1:]):
-            raise ValueError(
+            raise InputError(
                 f"tile store {store}, basin {group!r}, variable {name}: chunk {start}:{stop} "
                 f"has shape {arr.shape}, expected {(stop - start, *shape[1:])}"
             )

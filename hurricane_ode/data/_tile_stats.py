@@ -71,7 +71,7 @@ class NormStatsMixin:
                 return None
             mean, std = float(attrs["norm_mean"]), float(attrs["norm_std"])
             if not (np.isfinite(mean) and np.isfinite(std) and std > 0):
-                raise ValueError(
+                raise InputError(
                     f"{self._where}: variable {v!r} has norm_mean={mean}, norm_std={std}; "
                     "expected finite values with norm_std > 0"
                 )
@@ -95,7 +95,7 @@ class NormStatsMixin:
         Identity when the dataset was built with ``normalize=False``.
         """
         if x.dim() < 3 or x.shape[-3] != len(self.variables):
-            raise ValueError(
+            raise InputError(
                 f"inverse_normalize: expected [..., {len(self.variables)}, H, W] "
                 f"({', '.join(self.variables)}), got shape {tuple(x.shape)}"
             )

@@ -39,6 +39,7 @@ from hurricane_ode.data.regrid import (
     conservative_weights,
     regrid_block,
 )
+from hurricane_ode.errors import InputError
 
 __all__ = [
     "Basin",
@@ -73,21 +74,21 @@ class Basin:
         for field_name in ("lat_min", "lat_max", "lon_min", "lon_max"):
             value = getattr(self, field_name)
             if not isinstance(value, int | float) or not np.isfinite(value):
-                raise ValueError(
+                raise InputError(
                     f"basin '{self.name}': {field_name} must be a finite number, got {value!r}"
                 )
         if not -90.0 <= self.lat_min < self.lat_max <= 90.0:
-            raise ValueError(
+            raise InputError(
                 f"basin '{self.name}': need -90 <= lat_min < lat_max <= 90, "
                 f"got lat_min={self.lat_min}, lat_max={self.lat_max}"
             )
         if not self.lon_min < self.lon_max <= self.lon_min + 360.0:
-            raise ValueError(
+            raise InputError(
                 f"basin '{self.name}': need lon_min < lon_max <= lon_min + 360, "
                 f"got lon_min={self.lon_min}, lon_max={self.lon_max}"
             )
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.name):
-            raise ValueError(
+            raise InputError(
                 f"basin name {self.name!r} may only contain letters, digits, '_', '-', '.'"
             )
 
@@ -129,9 +130,9 @@ def _load(path: str) -> tuple[dict[str, Basin], dict[str, tuple[str, ...]]]:
     try:
         raw = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ValueError(f"basins file {p} is not valid YAML: {exc}") from exc
+        raise InputError(f"basins file {p} is not valid YAML: {exc}") from exc
     if not isinstance(raw.get("basins"), dict):
-        raise ValueError(
+        raise InputError(
             f"basins file {p}: expected a top-level mapping 'basins: {{name: {{...}}}}'"
         )
     basins: dict[str, Basin] = {}
@@ -139,12 +140,12 @@ def _load(path: str) -> tuple[dict[str, Basin], dict[str, tuple[str, ...]]]:
         try:
             basins[name] = Basin(name=str(name), **spec)
         except TypeError as exc:
-            raise ValueError(f"basins file {p}, basin '{name}': {exc}") from exc
+            raise InputError(f"basins file {p}, basin '{name}': {exc}") from exc
     parts: dict[str, tuple[str, ...]] = {}
     for pname, members in (raw.get("partitions") or {}).items():
         unknown = [m for m in members if m not in basins]
         if unknown:
-            raise ValueError(f"basins file {p}, partition '{pname}': unknown basin(s) {unknown}")
+            raise InputError(f"basins file {p}, partition '{pname}': unknown basin(s) {unknown}")
         parts[str(pname)] = tuple(members)
     return basins, parts
 
@@ -186,7 +187,7 @@ def get_basin(spec: str | Basin | Sequence[float]) -> Basin:
             known = load_basins()
             if spec in known:
                 return known[spec]
-            raise ValueError(
+            raise InputError(
                 f"unknown basin {spec!r}; known basins: {', '.join(known)} "
                 "(or give a box as 'bbox:LAT_MIN,LAT_MAX,LON_MIN,LON_MAX')"
             )
@@ -196,7 +197,7 @@ def get_basin(spec: str | Basin | Sequence[float]) -> Basin:
         except ValueError:
             values = []
         if len(values) != 4:
-            raise ValueError(
+            raise InputError(
                 f"bad basin box {spec!r}: expected 'bbox:LAT_MIN,LAT_MAX,LON_MIN,LON_MAX' (4 numbers)"
             )
         spec = values
@@ -205,7 +206,7 @@ def get_basin(spec: str | Basin | Sequence[float]) -> Basin:
     except (TypeError, ValueError):
         values = []
     if len(values) != 4:
-        raise ValueError(
+        raise InputError(
             f"basin must be a name, 'bbox:...' string or (lat_min, lat_max, lon_min, lon_max), got {spec!r}"
         )
     return Basin(_bbox_name(*values), *values, description="custom box")
@@ -214,12 +215,12 @@ def get_basin(spec: str | Basin | Sequence[float]) -> Basin:
 def _check_grid(ds: xr.Dataset) -> None:
     for dim in ("lat", "lon"):
         if dim not in ds.coords or ds[dim].ndim != 1 or ds[dim].dims != (dim,):
-            raise ValueError(
+            raise InputError(
                 f"tile_basin: dataset needs a 1-D coordinate '{dim}' along dimension '{dim}' "
                 f"(a regular lat/lon grid as returned by open_cam5); got coords {list(ds.coords)}"
             )
         if ds.sizes[dim] < 2:
-            raise ValueError(f"tile_basin: dataset has fewer than 2 points along '{dim}'")
+            raise InputError(f"tile_basin: dataset has fewer than 2 points along '{dim}'")
 
 
 def _lon_is_global(lon: np.ndarray) -> bool:
@@ -235,7 +236,7 @@ def _select_lon(ds: xr.Dataset, lo: float, hi: float) -> xr.Dataset:
     mapped = lon - 360.0 * np.floor((lon - lo + _EPS) / 360.0)  # exact whole-turn shifts
     (idx,) = np.nonzero(mapped < hi - _EPS)
     if idx.size == 0:
-        raise ValueError(f"no grid longitudes in [{lo}, {hi})")
+        raise InputError(f"no grid longitudes in [{lo}, {hi})")
     idx = idx[np.argsort(mapped[idx], kind="stable")]
     breaks = np.nonzero(np.diff(idx) != 1)[0] + 1
     runs = np.split(idx, breaks)
@@ -260,22 +261,22 @@ def _select_lat(ds: xr.Dataset, lo: float, hi: float) -> xr.Dataset:
     lat = ds["lat"].values
     (idx,) = np.nonzero((lat >= lo - _EPS) & (lat < hi - _EPS))
     if idx.size == 0:
-        raise ValueError(f"no grid latitudes in [{lo}, {hi})")
+        raise InputError(f"no grid latitudes in [{lo}, {hi})")
     return ds.isel(lat=slice(int(idx[0]), int(idx[-1]) + 1))
 
 
 def _shape_for(b: Basin, shape: Sequence[int] | None, resolution: float | None) -> tuple[int, int] | None:
     if shape is not None and resolution is not None:
-        raise ValueError("tile_basin: give shape or resolution, not both")
+        raise InputError("tile_basin: give shape or resolution, not both")
     if resolution is not None:
         if not (isinstance(resolution, int | float) and np.isfinite(resolution) and resolution > 0):
-            raise ValueError(f"tile_basin: resolution must be a positive number of degrees, got {resolution!r}")
+            raise InputError(f"tile_basin: resolution must be a positive number of degrees, got {resolution!r}")
         return max(1, round(b.lat_span / resolution)), max(1, round(b.lon_span / resolution))
     if shape is None:
         return None
     dims = tuple(shape)
     if len(dims) != 2 or any(int(s) != s or s < 1 for s in dims):
-        raise ValueError(f"tile_basin: shape must be two positive integers (H, W), got {shape!r}")
+        raise InputError(f"tile_basin: shape must be two positive integers (H, W), got {shape!r}")
     return int(dims[0]), int(dims[1])
 
 
@@ -332,7 +333,7 @@ def tile_basin(
             out_vars[name] = var
             continue
         if not all(has):
-            raise ValueError(
+            raise InputError(
                 f"tile_basin: variable '{name}' has dims {var.dims}; regridding needs both lat and lon"
             )
         if var.chunks is not None:  # wrap-around: two lon pieces -> one chunk in space
@@ -367,7 +368,7 @@ def _cut(ds: xr.Dataset, b: Basin, padded: bool) -> tuple[xr.Dataset, dict, tupl
     lat = ds["lat"].values.astype(np.float64)
     lon = ds["lon"].values.astype(np.float64)
     if np.any(np.diff(lat) <= 0):
-        raise ValueError("tile_basin: 'lat' must be strictly monotonic")
+        raise InputError("tile_basin: 'lat' must be strictly monotonic")
     lat_edges = np.clip(cell_edges(lat), -90.0, 90.0)
     lon_step = float(np.max(np.diff(np.sort(lon))))
     lat_step = float(np.max(np.diff(lat)))
@@ -376,14 +377,14 @@ def _cut(ds: xr.Dataset, b: Basin, padded: bool) -> tuple[xr.Dataset, dict, tupl
         f"data extent lat {lat_edges[0]:g}..{lat_edges[-1]:g}, lon {lon.min():g}..{lon.max():g}"
     )
     if b.lat_min < lat_edges[0] - _EPS or b.lat_max > lat_edges[-1] + _EPS:
-        raise ValueError(f"basin '{b.name}' {b.bounds} is not covered by the data ({extent})")
+        raise InputError(f"basin '{b.name}' {b.bounds} is not covered by the data ({extent})")
     lat_pad = lat_step if padded else 0.0
     lon_pad = min(lon_step, (360.0 - b.lon_span) / 2.0) if padded else 0.0
     try:
         sub = _select_lat(ds, b.lat_min - lat_pad, b.lat_max + lat_pad)
         sub = _select_lon(sub, b.lon_min - lon_pad, b.lon_max + lon_pad)
     except ValueError as exc:
-        raise ValueError(f"basin '{b.name}' {b.bounds}: {exc} ({extent})") from exc
+        raise InputError(f"basin '{b.name}' {b.bounds}: {exc} ({extent})") from exc
     if not glob:
         sl = cell_edges(sub["lon"].values)
         if (
@@ -391,7 +392,7 @@ def _cut(ds: xr.Dataset, b: Basin, padded: bool) -> tuple[xr.Dataset, dict, tupl
             or sl[-1] < b.lon_max - _EPS
             or np.any(np.diff(sub["lon"].values) > 1.5 * lon_step)
         ):
-            raise ValueError(f"basin '{b.name}' {b.bounds} is not covered by the data ({extent})")
+            raise InputError(f"basin '{b.name}' {b.bounds} is not covered by the data ({extent})")
     attrs = dict(ds.attrs)
     attrs["basin"] = b.name
     attrs["basin_bounds"] = [b.lat_min, b.lat_max, b.lon_min, b.lon_max]

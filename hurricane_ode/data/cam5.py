@@ -36,7 +36,7 @@ from hurricane_ode.data._standardise import (
     _standardise_grid,
 )
 from hurricane_ode.data.schema import CF_ATTRS, VARIABLE_ALIASES, VARIABLES
-from hurricane_ode.errors import CAM5FormatError
+from hurricane_ode.errors import CAM5FormatError, InputError
 from hurricane_ode.paths import expand_paths
 
 __all__ = ["CAM5FormatError", "open_cam5", "scan_cam5", "FileLayout", "VARIABLE_ALIASES", "CF_ATTRS"]
@@ -140,12 +140,12 @@ def scan_cam5(
         raise CAM5FormatError("open_cam5: no input given (None); pass CAM5 file paths or a Dataset")
     variables = tuple(variables)
     if not variables:
-        raise ValueError("open_cam5: 'variables' must name at least one variable")
+        raise InputError("open_cam5: 'variables' must name at least one variable")
     chunk_spec = {"time": 8, "lat": -1, "lon": -1}
     if chunks:
         unknown = set(chunks) - set(chunk_spec)
         if unknown:
-            raise ValueError(f"open_cam5: chunks keys must be time/lat/lon, got {sorted(unknown)}")
+            raise InputError(f"open_cam5: chunks keys must be time/lat/lon, got {sorted(unknown)}")
         chunk_spec.update(chunks)
     if isinstance(paths, xr.Dataset):
         label = str(paths.encoding.get("source") or "<input Dataset>")

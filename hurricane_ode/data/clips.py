@@ -26,6 +26,8 @@ from dataclasses import dataclass, fields, replace
 import torch
 from torch import Tensor
 
+from hurricane_ode.errors import ModelInputError
+
 __all__ = ["Clip", "collate_clips"]
 
 
@@ -51,18 +53,18 @@ class Clip:
         """Check the declared schema; raise ``ValueError`` naming the offending field."""
         frame_dim = 5 if self.inputs.dim() == 5 else 4
         if self.inputs.dim() not in (4, 5):
-            raise ValueError(
+            raise ModelInputError(
                 f"Clip.inputs must be [T, C, H, W] or [B, T, C, H, W], got shape {tuple(self.inputs.shape)}"
             )
         for name in ("targets",):
             x = getattr(self, name)
             if x.dim() != frame_dim or x.shape[frame_dim - 3 :] != self.inputs.shape[frame_dim - 3 :]:
-                raise ValueError(
+                raise ModelInputError(
                     f"Clip.{name} must have shape [..., T_out, {', '.join(map(str, self.inputs.shape[-3:]))}] "
                     f"matching inputs {tuple(self.inputs.shape)}, got {tuple(x.shape)}"
                 )
             if x.shape[: frame_dim - 4] != self.inputs.shape[: frame_dim - 4]:
-                raise ValueError(f"Clip.{name} batch size differs from inputs")
+                raise ModelInputError(f"Clip.{name} batch size differs from inputs")
         for frames, times, mask in (
             ("inputs", "input_times", "input_mask"),
             ("targets", "target_times", "target_mask"),
@@ -71,11 +73,11 @@ class Clip:
             for name in (times, mask):
                 got = tuple(getattr(self, name).shape)
                 if got != expect:
-                    raise ValueError(f"Clip.{name} must have shape {expect} (from {frames}), got {got}")
+                    raise ModelInputError(f"Clip.{name} must have shape {expect} (from {frames}), got {got}")
         if self.input_mask.dtype != torch.bool or self.target_mask.dtype != torch.bool:
-            raise ValueError("Clip masks must be bool tensors (True = frame present)")
+            raise ModelInputError("Clip masks must be bool tensors (True = frame present)")
         if not (torch.is_floating_point(self.input_times) and torch.is_floating_point(self.target_times)):
-            raise ValueError("Clip times must be floating point (hours or frame units)")
+            raise ModelInputError("Clip times must be floating point (hours or frame units)")
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> Clip:
         """Move every tensor to ``device``."""
@@ -103,7 +105,7 @@ def collate_clips(clips: Sequence[Clip]) -> Clip:
     (each sample keeps its own time grid).
     """
     if not clips:
-        raise ValueError("collate_clips: got an empty list of clips")
+        raise ModelInputError("collate_clips: got an empty list of clips")
     if any(c.batched for c in clips):
-        raise ValueError("collate_clips: expects unbatched clips ([T, C, H, W])")
+        raise ModelInputError("collate_clips: expects unbatched clips ([T, C, H, W])")
     return Clip(**{f.name: torch.stack([getattr(c, f.name) for c in clips]) for f in fields(Clip)})

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hurricane_ode.errors import InputError
+
 __all__ = [
     "MIN_VALID_FRACTION",
     "cell_edges",
@@ -80,7 +82,7 @@ def conservative_weights(src_edges: np.ndarray, dst_edges: np.ndarray) -> np.nda
     overlap = np.clip(np.minimum(d_hi, s_hi) - np.maximum(d_lo, s_lo), 0.0, None)
     total = overlap.sum(axis=1, keepdims=True)
     if np.any(total <= 0):
-        raise ValueError("conservative_weights: some target cells overlap no source cell")
+        raise InputError("conservative_weights: some target cells overlap no source cell")
     return overlap / total
 
 
@@ -142,7 +144,7 @@ def regrid_block(
         ``x.dtype`` for floating input, else float64.
     """
     if not 0.0 < min_valid_fraction <= 1.0:
-        raise ValueError(f"regrid: min_valid_fraction must be in (0, 1], got {min_valid_fraction}")
+        raise InputError(f"regrid: min_valid_fraction must be in (0, 1], got {min_valid_fraction}")
     x = np.asarray(x)
     lead = x.shape[:-2]
     flat = x.reshape((-1, *x.shape[-2:]))

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from torch.utils.data import Dataset
 
 from hurricane_ode.config import DataConfig
-from hurricane_ode.errors import ConfigError
+from hurricane_ode.errors import ConfigError, InputError, RegistryError
 
 __all__ = ["register_source", "build_dataset", "available_sources", "SOURCE_REGISTRY", "SPLITS"]
 
@@ -41,7 +41,7 @@ def register_source(name: str) -> Callable[[SourceFactory], SourceFactory]:
 
     def deco(factory: SourceFactory) -> SourceFactory:
         if name in SOURCE_REGISTRY and SOURCE_REGISTRY[name] is not factory:
-            raise ValueError(f"clip source '{name}' is already registered")
+            raise RegistryError(f"clip source '{name}' is already registered")
         SOURCE_REGISTRY[name] = factory
         return factory
 
@@ -66,13 +66,13 @@ def available_sources() -> list[str]:
 def build_dataset(data: DataConfig, split: str = "train", seed: int = 0) -> Dataset:
     """The Dataset of unbatched Clips named by ``data.source`` for ``split`` (train/test)."""
     if split not in SPLITS:
-        raise ValueError(f"build_dataset: split must be one of {SPLITS}, got {split!r}")
+        raise InputError(f"build_dataset: split must be one of {SPLITS}, got {split!r}")
     if data.source not in SOURCE_REGISTRY:
         _import_builtin_sources()
     try:
         factory = SOURCE_REGISTRY[data.source]
     except KeyError:
-        raise ValueError(
+        raise InputError(
             f"unknown data.source '{data.source}'; available: {', '.join(sorted(SOURCE_REGISTRY))}"
         ) from None
     return factory(data, split, seed)

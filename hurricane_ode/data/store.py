@@ -180,13 +180,13 @@ def prepare_tiles(
         b = get_basin(spec)
         resolved.setdefault(b.name, b)
     if not resolved:
-        raise ValueError("prepare: give at least one basin")
+        raise InputError("prepare: give at least one basin")
     if shape is not None:
         if len(tuple(shape)) != 2 or any(int(x) != x or x < 1 for x in shape):
             raise InputError(f"prepare: shape must be two positive integers H W, got {shape!r}")
         shape = (int(shape[0]), int(shape[1]))
     if time_chunk < 1:
-        raise ValueError(f"prepare: time_chunk must be >= 1, got {time_chunk}")
+        raise InputError(f"prepare: time_chunk must be >= 1, got {time_chunk}")
 
     output = Path(output).expanduser()
     work = output.with_name(output.name + ".tmp")
@@ -213,7 +213,7 @@ def prepare_tiles(
             if n in existing and n not in pending:
                 why = compatible(output, n, tiles[n])
                 if why:
-                    raise ValueError(
+                    raise InputError(
                         f"prepare: tile store {output} already has basin {n!r} built from other "
                         f"inputs or another shape ({why}); use --overwrite or another --output"
                     )

@@ -115,17 +115,17 @@ class TileClipDataset(NormStatsMixin, Dataset):
         self.sampling = sampling if sampling is not None else SamplingConfig()
         check_sampling_config(self.sampling)
         if split not in _SPLITS:
-            raise ValueError(f"TileClipDataset: split must be one of {_SPLITS}, got {split!r}")
+            raise InputError(f"TileClipDataset: split must be one of {_SPLITS}, got {split!r}")
         if split != "all" and not 0.0 < train_fraction < 1.0:
-            raise ValueError(
+            raise InputError(
                 f"TileClipDataset: train_fraction must be in (0, 1), got {train_fraction}"
             )
         if clips_per_epoch is not None and clips_per_epoch < 1:
-            raise ValueError(
+            raise InputError(
                 f"TileClipDataset: clips_per_epoch must be >= 1, got {clips_per_epoch}"
             )
         if isinstance(variables, str) or len(variables) == 0:
-            raise ValueError(
+            raise InputError(
                 f"TileClipDataset: variables must be a non-empty list, got {variables!r}"
             )
         self.store, self.basin, self.split = Path(store), basin, split
@@ -146,7 +146,7 @@ class TileClipDataset(NormStatsMixin, Dataset):
 
         self.times = np.asarray(self._ds["time"].values)
         if self.times.size == 0:
-            raise ValueError(f"{self._where}: the time axis is empty")
+            raise InputError(f"{self._where}: the time axis is empty")
         self.frame_hours = hours_since(self.times, self.times[0])
         n = self.times.size
         n_train = int(round(train_fraction * n)) if 0.0 < train_fraction < 1.0 else n
@@ -156,7 +156,7 @@ class TileClipDataset(NormStatsMixin, Dataset):
         try:
             self.starts = valid_starts(self.frame_hours[lo:hi], self.sampling) + lo
         except ValueError as exc:
-            raise ValueError(
+            raise InputError(
                 f"{self._where}, split {split!r} (frames {lo}..{hi - 1}): {exc}"
             ) from exc
 
@@ -165,7 +165,7 @@ class TileClipDataset(NormStatsMixin, Dataset):
             bad = [
                 v for c, v in enumerate(self.variables) if not np.isfinite(self._data[:, c]).all()
             ]
-            raise ValueError(f"{self._where}: non-finite values in variable(s) {bad}")
+            raise InputError(f"{self._where}: non-finite values in variable(s) {bad}")
         self.norm_stats = norm_stats
         self.train_moments = self._train_moments() if norm_stats == "train" else None
         self._stats = self._stats_from_moments() if norm_stats == "train" else self._read_stats()
@@ -190,7 +190,7 @@ class TileClipDataset(NormStatsMixin, Dataset):
     ) -> TileClipDataset:
         """Build from a :class:`~hurricane_ode.config.DataConfig` (``source="tiles"``)."""
         if cfg.path is None:
-            raise ValueError("DataConfig.path is None: give the tile store path for source 'tiles'")
+            raise InputError("DataConfig.path is None: give the tile store path for source 'tiles'")
         return cls(
             cfg.path,
             cfg.basin,
@@ -266,7 +266,7 @@ class TileClipDataset(NormStatsMixin, Dataset):
         offsets = target_offsets(self.sampling)
         keep = present[self.starts[:, None] + offsets[None, :]].any(axis=1)
         if not keep.any():
-            raise ValueError(
+            raise InputError(
                 f"{self._where}, split {self.split!r}: cyclones_only found no window with "
                 f"{criterion} at a target frame (of {self.starts.size} windows)"
             )

@@ -70,7 +70,7 @@ def test_nan_inputs_are_refused_naming_their_times(demo_fc, demo_world):
     from hurricane_ode.data.cam5 import open_cam5
 
     ds = open_cam5(list(demo_world.files)).load()
-    ds["PSL"][6, 40:45, 140:145] = np.nan  # 2005-08-01T18
+    ds["PSL"][6, 50:55, 140:145] = np.nan  # 2005-08-01T18, inside natl (10-18N, 280-288E)
     with pytest.raises(InputError, match=r"NaN or inf values at 2005-08-01T18:00:00 \(\d+ cells\)"):
         hindcast(demo_fc, ds, "natl", "2005-08-02T00", "3h")
     with pytest.raises(InputError, match="2005-08-01T18:00:00"):
