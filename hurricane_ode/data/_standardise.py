@@ -41,7 +41,7 @@ _CAM_FILL_THRESHOLD = 1e30
 _GRID_TOL = 1e-5  # degrees
 
 
-def clean_values(x: Any, factor: float = 1.0) -> np.ndarray:
+def clean_values(x: Any, factor: float = 1.0, out: np.ndarray | None = None) -> np.ndarray:
     """Fill values (``|x| >= 1e30``, e.g. CAM's 1e36) -> NaN first, then unit ``factor``; float32.
 
     Parameters
@@ -50,6 +50,8 @@ def clean_values(x: Any, factor: float = 1.0) -> np.ndarray:
         Raw decoded values (``_FillValue``/``missing_value`` already NaN).
     factor
         Multiplier to SI units (hPa -> Pa: 100).
+    out
+        ``x`` itself (a float32 array the caller owns) to clean in place.
 
     Returns
     -------
@@ -58,7 +60,8 @@ def clean_values(x: Any, factor: float = 1.0) -> np.ndarray:
     """
     x = np.asarray(x)
     bad = ~(np.abs(x) < _CAM_FILL_THRESHOLD)  # NaN and inf included
-    out = np.array(x, dtype=np.result_type(x.dtype, np.float32), copy=True)
+    if out is None:
+        out = np.array(x, dtype=np.result_type(x.dtype, np.float32), copy=True)
     out[bad] = np.nan
     if factor != 1.0:
         out *= factor

@@ -118,10 +118,10 @@ def _as_slice(index: np.ndarray) -> slice | np.ndarray:
 
 
 def _take(block: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``block[:, rows][:, :, cols]`` with one copy (views where the indices are contiguous)."""
+    """``block[:, rows][:, :, cols]`` as a new array (one copy), never a view of ``block``."""
     r, c = _as_slice(rows), _as_slice(cols)
     if isinstance(r, slice) or isinstance(c, slice):
-        return np.ascontiguousarray(block[:, r][:, :, c])
+        return np.array(block[:, r][:, :, c], order="C", copy=True)  # owned: cleaned in place
     return block[:, rows[:, None], cols[None, :]]
 
 
@@ -182,7 +182,7 @@ def read_basins(
 
 
 def _finish_block(x: np.ndarray, plan: BasinPlan, factor: float) -> np.ndarray:
-    x = clean_values(x, factor)
+    x = clean_values(x, factor, out=x if x.dtype == np.float32 and x.flags.writeable else None)
     if plan.weights is not None:
         x = regrid_block(x, *plan.weights, min_valid_fraction=plan.min_valid_fraction)
     return x
@@ -215,17 +215,19 @@ def tile_chunk(
                 )
             finally:
                 nc.close()
-        for plan, _ in items:  # regrid outside the lock
+        for plan, _ in items:  # regrid outside the lock, freeing each raw block once used
+            raw = raws.pop(plan.name)
             blocks[plan.name].append(
-                {
-                    v: _finish_block(raws[plan.name][v], plan, layout.factors.get(v, 1.0))
-                    for v in names
-                }
+                {v: _finish_block(raw.pop(v), plan, layout.factors.get(v, 1.0)) for v in names}
             )
     for plan, record in items:
-        parts = blocks[plan.name]
-        arrays = [np.concatenate([p[v] for p in parts], axis=0) for v in names]
+        parts = blocks.pop(plan.name)
+        arrays = [
+            parts[0][v] if len(parts) == 1 else np.concatenate([p[v] for p in parts], axis=0)
+            for v in names
+        ]
         write_chunk(store, plan.name, names, start, stop, record, *arrays)
+        del parts, arrays
     return len(items)
 
 
@@ -261,7 +263,7 @@ def prepare_files(
     bar = tqdm(total=len(needed), desc=f"tiling {', '.join(todo)}", unit="chunk",
                disable=not progress or not needed)  # fmt: skip
     try:
-        for batch in batches(n_chunks, time_chunk, total, bounds, max(2, 2 * threads), needed):
+        for batch in batches(n_chunks, time_chunk, total, bounds, max(2, threads), needed):
             tasks = []
             for i in batch:
                 a, b = i * time_chunk, min((i + 1) * time_chunk, total)

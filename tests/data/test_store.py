@@ -301,3 +301,20 @@ def test_local_cluster_scheduler_option(demo_world, tmp_path: Path) -> None:
     b = prepare_tiles(demo_world.files, "natl", (6, 16), tmp_path / "b.zarr", progress=False,
                       scheduler="sync")  # fmt: skip
     np.testing.assert_array_equal(open_tiles(a, "natl")["PSL"].values, open_tiles(b, "natl")["PSL"].values)
+
+
+def test_overlapping_basins_from_hpa_files_convert_units_once(tmp_path: Path) -> None:
+    """natl and epac overlap and are read from one union block; hPa -> Pa must apply once each."""
+    ds = make_world(n_times=4, res=4.0).load()
+    ds["PSL"] = ds["PSL"] / 100.0
+    ds["PSL"].attrs["units"] = "hPa"
+    ds["time"].encoding = {"units": "hours since 2005-02-27", "calendar": "noleap"}
+    path = tmp_path / "hpa.nc"
+    ds.to_netcdf(path, engine="netcdf4", encoding={c: {"_FillValue": None} for c in ("time", "lat", "lon")})
+    out = prepare_tiles(path, ["natl", "epac", "wpac"], None, tmp_path / "o.zarr", progress=False)
+    from hurricane_ode.data.cam5 import open_cam5
+
+    src = open_cam5(path)
+    for b in ("natl", "epac", "wpac"):
+        np.testing.assert_allclose(open_tiles(out, b)["PSL"].values, tile_basin(src, b)["PSL"].values)
+        assert 9e4 < float(open_tiles(out, b)["PSL"].mean()) < 1.1e5
