@@ -45,7 +45,7 @@ __all__ = [
 RUNTIME_KEYS = frozenset({
     "train.max_steps", "train.epochs", "train.progress", "train.output_dir", "train.device",
     "train.log_every", "train.checkpoint_every", "train.keep_checkpoints", "data.num_workers",
-    "data.path",
+    "data.path", "train.validate_every", "train.best_metric",
 })  # fmt: skip
 
 
@@ -222,6 +222,10 @@ class TrainConfig:
     """Step-numbered checkpoints kept besides ``last.pt`` (0 = only ``last.pt``)."""
     ddp_find_unused: bool = False
     """DDP ``find_unused_parameters`` (set True for ablations that leave parameters unused)."""
+    validate_every: int = 0
+    """With a validation callable (``Trainer.fit(validate=...)``): validate every N steps (0 = at the end only)."""
+    best_metric: str | None = None
+    """Validation score (lower is better) that picks ``best.pt``; ``None`` = the first score returned."""
 
 
 @dataclass
@@ -313,7 +317,7 @@ def validate_config(config: Config) -> Config:
     _require(0 <= t.lr_min_factor <= 1, "train.lr_min_factor", "in [0, 1]", t.lr_min_factor)
     for key in ("batch_size", "epochs", "log_every"):
         _require(getattr(t, key) >= 1, f"train.{key}", ">= 1", getattr(t, key))
-    for key in ("checkpoint_every", "keep_checkpoints"):
+    for key in ("checkpoint_every", "keep_checkpoints", "validate_every"):
         _require(getattr(t, key) >= 0, f"train.{key}", ">= 0", getattr(t, key))
     _require(t.max_steps is None or t.max_steps >= 0, "train.max_steps", ">= 0 or null", t.max_steps)
     _require(t.grad_clip is None or t.grad_clip > 0, "train.grad_clip", "> 0 or null", t.grad_clip)
