@@ -26,6 +26,7 @@ from hurricane_ode.training.distributed import DistInfo, all_reduce_mean
 
 __all__ = [
     "TrainResult",
+    "default_amp",
     "resolve_device",
     "reduce_window",
     "METRIC_COLUMNS",
@@ -133,6 +134,20 @@ class MetricsLog:
         """Flush TensorBoard."""
         if self.tb is not None:
             self.tb.close()
+
+
+def default_amp(device: torch.device) -> bool:
+    """``train.amp = None``: bf16 autocast where bf16 is native (CUDA; CPUs with AVX512-BF16 or AMX)."""
+    if device.type == "cuda":
+        return True
+    if device.type != "cpu":
+        return False
+    cpu = torch.cpu
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        fn = getattr(cpu, probe, None)
+        if fn is not None and fn():
+            return True
+    return False
 
 
 def seed_everything(seed: int) -> None:
