@@ -6,7 +6,8 @@ inputs -> 5 outputs, C = 3, base 32 / hidden 128 channels by default) it times:
 * ``gen``: a generator-only step (``model.adversarial = False``: Eq. 5 + 6);
 * ``full``: a full step (generator + image and sequence discriminators, LS-GAN);
 
-and prints seconds per step, steps/s and the peak memory of the process. Every
+and prints seconds per step (the fastest of the timed steps, which is the figure least
+disturbed by other load on a shared machine), steps/s and the peak memory of the process. Every
 configuration runs in a fresh process (CPU: peak resident set size from
 ``ru_maxrss``; CUDA: ``max_memory_allocated``). With ``--baseline DIR`` (a
 ``git worktree`` of an older commit) the same configurations run from that tree in
@@ -92,11 +93,13 @@ for _ in range(job["warmup"]):
 sync()
 if device.type == "cuda":
     torch.cuda.reset_peak_memory_stats()
-t0 = time.perf_counter()
+times = []
 for _ in range(job["steps"]):
+    t0 = time.perf_counter()
     step()
-sync()
-dt = (time.perf_counter() - t0) / job["steps"]
+    sync()
+    times.append(time.perf_counter() - t0)
+dt = min(times)  # the least disturbed step: robust to other load on a shared machine
 peak = (torch.cuda.max_memory_allocated() if device.type == "cuda"
         else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20
 print("RESULT " + json.dumps({"s_per_step": dt, "peak_mib": peak, "api": api, "device": str(device)}))

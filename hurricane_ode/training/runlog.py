@@ -137,17 +137,11 @@ class MetricsLog:
 
 
 def default_amp(device: torch.device) -> bool:
-    """``train.amp = None``: bf16 autocast where bf16 is native (CUDA; CPUs with AVX512-BF16 or AMX)."""
+    """``train.amp = None``: bf16 autocast where bf16 is native (CUDA; CPUs with AVX512-BF16, AMX ones included)."""
     if device.type == "cuda":
         return True
-    if device.type != "cpu":
-        return False
-    cpu = torch.cpu
-    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
-        fn = getattr(cpu, probe, None)
-        if fn is not None and fn():
-            return True
-    return False
+    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    return device.type == "cpu" and probe is not None and bool(probe())
 
 
 def seed_everything(seed: int) -> None:
