@@ -90,8 +90,6 @@ def _odeint(
     per_sample: bool = False,
     jump_t: Tensor | None = None,
 ) -> Tensor:
-    import torchdiffeq
-
     kwargs: dict = {"method": solver.method}
     options: dict = {}
     if solver.method in ADAPTIVE_METHODS:
@@ -104,6 +102,36 @@ def _odeint(
         options["step_size"] = step_size
     if options:
         kwargs["options"] = options
+    device = h0.device.type
+    if torch.is_autocast_enabled(device):
+        # torchdiffeq combines the stages with matmuls, which autocast would run in bf16 (state
+        # increments with 3 significant digits): integrate in the state's dtype. Fixed-step
+        # methods re-enter autocast inside f (its convs in bf16); adaptive ones keep f in
+        # float32 too, because bf16 rounding in f is noise to the embedded error estimate
+        # (measured: dopri5 took 92-104 encoder evaluations per pass instead of 56).
+        inner = solver.method not in ADAPTIVE_METHODS
+        f = _InnerAutocast(func, device, torch.get_autocast_dtype(device)) if inner else func
+        with torch.autocast(device, enabled=False):
+            return _odeint_raw(f, h0, t, solver, kwargs)
+    return _odeint_raw(func, h0, t, solver, kwargs)
+
+
+class _InnerAutocast(nn.Module):
+    """``f`` evaluated under autocast (convs in bf16), its result cast back to the state's dtype."""
+
+    def __init__(self, func: nn.Module | ODEFunc, device: str, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.func = func
+        self.device, self.dtype = device, dtype
+
+    def forward(self, t: Tensor, h: Tensor) -> Tensor:
+        with torch.autocast(self.device, dtype=self.dtype):
+            return self.func(t, h).to(h.dtype)
+
+
+def _odeint_raw(func: ODEFunc, h0: Tensor, t: Tensor, solver: SolverConfig, kwargs: dict) -> Tensor:
+    import torchdiffeq
+
     if solver.adjoint:
         if not isinstance(func, nn.Module):
             raise TypeError("odesolve: the adjoint method needs `func` to be an nn.Module")

@@ -168,3 +168,33 @@ def test_integrate_sequence_one_call_matches_interval_by_interval():
     for i in range(3):
         h = integrate_intervals(f, h, dts[:, i], euler)
         assert torch.equal(seq[:, i], h)
+
+
+@pytest.mark.parametrize("method", ["euler", "dopri5"])
+def test_state_and_integration_stay_float32_under_autocast(method):
+    torch.manual_seed(0)
+    f = ConvODEFunc(4)
+    h0 = torch.randn(2, 4, 6, 6)
+    dt = torch.tensor([0.7, 0.2])
+    solver = SolverConfig(method=method, step_size=0.1, rtol=1e-4, atol=1e-6)
+    ref = integrate_intervals(f, h0, dt, solver)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = integrate_intervals(f, h0, dt, solver)
+    assert out.dtype == torch.float32
+    # only f's convolutions are bf16: the result stays close to the float32 solve
+    assert (out - ref).abs().max() < 0.05 * ref.abs().max()
+
+
+def test_vid_ode_latent_state_is_float32_under_autocast():
+    from hurricane_ode.config import ModelConfig
+    from hurricane_ode.models.vid_ode import VidODE
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(in_channels=2, image_size=(8, 8), hidden_channels=4, base_channels=4, n_downsample=1)
+    model = VidODE(cfg)
+    x = torch.randn(1, 3, 2, 8, 8)
+    t = torch.tensor([[0.0, 3.0, 9.0]])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        h = model.encode(x, t, torch.ones(1, 3, dtype=torch.bool))
+        out = model(x, t, t[:, -1:] + 3.0)
+    assert h.dtype == torch.float32 and out.frames.dtype == torch.float32
