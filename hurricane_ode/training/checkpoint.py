@@ -6,7 +6,8 @@ A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts (so
     format_version, package_version, config (config_to_dict),
     stats ({var: {"mean": m, "std": s}} in physical units | None),
     model, discriminators | None, optimizer, optimizer_d | None, scheduler, scheduler_d | None,
-    step, epoch, batch_in_epoch (batches of ``epoch`` already done), rng, metrics
+    step, epoch, batch_in_epoch (batches of ``epoch`` already done), rng, metrics,
+    best ({"metric", "value", "step"} of best.pt, or None)
 
 RNG states are stored as tensors/lists: torch CPU (uint8 tensor), CUDA (list of uint8
 tensors), numpy (``MT19937`` key as an int64 tensor + position/gauss numbers) and

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -173,3 +175,45 @@ def test_generator_gradients_reach_frames_but_discriminator_step_is_detached():
     frames.grad = None
     d_total.backward()
     assert frames.grad is None and d["img"].weight.grad is not None
+
+
+def test_sequence_loss_counts_every_generated_frame_as_fake_and_scores_target_windows():
+    from hurricane_ode.models.discriminators import SequenceDiscriminator
+    from hurricane_ode.training.losses import sequence_clips
+
+    batch = make_batch()
+    gen = torch.randn(B, K, C, H, W)
+    real, fake = sequence_clips(batch, gen, "extrapolation")
+    assert real.shape == fake.shape == (B, T + K, C, H, W)
+    assert torch.equal(fake[:, T:], gen) and torch.equal(fake[:, :T], batch.inputs)
+    seen = []
+    d = SequenceDiscriminator(C, base_channels=4, n_layers=1, window=T + 1)
+    d.register_forward_hook(lambda mod, args, out: seen.append(out.shape))
+    discs = {"img": Const(0.0), "seq": d}
+    generator_loss(ModelOutput(frames=gen), batch, LossConfig(), discs, "extrapolation")
+    assert seen[-1][:3] == (B, 1, K)  # only the K windows that end at a target
+    discriminator_loss(gen, batch, discs, "extrapolation")
+    assert seen[-1][:3] == (2 * B, 1, K)  # real and fake in one call
+    # the one-call D loss equals separate calls
+    real_s, fake_s = d(real, last=K), d(fake, last=K)
+    _, terms = discriminator_loss(gen, batch, discs, "extrapolation")
+    assert terms["d_seq"].item() == pytest.approx(lsgan_discriminator_loss(real_s, fake_s).item(), rel=1e-5)
+
+
+def test_image_gan_terms_ignore_missing_targets_without_mask_indexing():
+    torch.manual_seed(0)
+    batch = make_batch()
+    batch.target_mask[0, 1] = False
+    batch.targets[0, 1] = float("nan")  # a missing target's content must not leak
+    gen = torch.randn(B, K, C, H, W)
+    d = nn.Conv2d(C, 1, 3)
+    discs = {"img": d, "seq": Const(0.0)}
+    _, terms = generator_loss(ModelOutput(frames=gen), batch, LossConfig(), discs)
+    valid = batch.target_mask.reshape(-1)
+    want = ((d(gen.flatten(0, 1)[valid]) - 1) ** 2).mean()
+    assert terms["g_img"].item() == pytest.approx(want.item(), rel=1e-5)
+    _, dterms = discriminator_loss(gen, batch, discs)
+    real = batch.targets.flatten(0, 1)[valid]
+    want_d = ((d(real) - 1) ** 2).mean() + (d(gen.flatten(0, 1)[valid]) ** 2).mean()
+    assert math.isfinite(dterms["d_img"].item())
+    assert dterms["d_img"].item() == pytest.approx(want_d.item(), rel=1e-5)
