@@ -149,6 +149,20 @@ class ModelConfig:
     (as the official code does); ``residual`` = ``M*W + (1-M)*(X_prev + D)``."""
     n_inputs: int = 5
     """Input frames per clip; only the ODE-Conv encoder (``use_ode_encoder=False``) depends on it."""
+    flow_prior: str = "none"
+    """Ours, not the paper's. ``none`` (paper): G's flow is the whole flow. ``advection``: G's flow
+    corrects a classical motion estimate (pyramidal Lucas-Kanade on the last two observed inputs,
+    :mod:`hurricane_ode.models.motion`), so the untrained decoder already advects."""
+    warp_source: str = "previous"
+    """Ours. ``previous`` (paper): warp the previous output frame by this step's flow. ``reference``:
+    warp the reference frame X_{s_0} by the accumulated flow, one interpolation per output
+    instead of one per step, so repeated bilinear resampling does not smooth the vortices away."""
+    head_init: str = "default"
+    """Ours. ``default`` (paper): PyTorch's init for G's last layer. ``identity``: G's last layer
+    starts at zero (D = 0, no flow correction) and the mask logit at ``mask_bias_init``, so the
+    first forecasts are the (prior-)warped frames and training learns corrections to them."""
+    mask_bias_init: float = 4.0
+    """Initial mask logit with ``head_init = identity`` (sigmoid(4) = 0.98 weight on the warp)."""
     disc_base_channels: int = 64
     """Channels of the first layer of the image and sequence discriminators."""
     adversarial: bool = True

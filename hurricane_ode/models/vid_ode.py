@@ -68,6 +68,7 @@ from torch import Tensor, nn
 from hurricane_ode.config import ModelConfig
 from hurricane_ode.models.base import ModelOutput, reference_frames, register_model
 from hurricane_ode.models.convgru import ConvGRUCell
+from hurricane_ode.models.motion import advection_offset, advection_velocity
 from hurricane_ode.models.odefunc import ConvODEFunc
 from hurricane_ode.models.solver import integrate_intervals
 
@@ -75,6 +76,9 @@ __all__ = ["VidODE", "warp", "compose", "MODES", "infer_mode"]
 
 MODES = ("extrapolation", "interpolation")
 COMPOSITIONS = ("paper", "residual")
+FLOW_PRIORS = ("none", "advection")
+WARP_SOURCES = ("previous", "reference")
+HEAD_INITS = ("default", "identity")
 _EPS = 1e-6
 
 
@@ -207,12 +211,18 @@ def infer_mode(input_times: Tensor, query_times: Tensor, input_mask: Tensor | No
 
 
 def compose(
-    raw: Tensor, x_prev: Tensor, config: ModelConfig
+    raw: Tensor,
+    x_prev: Tensor,
+    config: ModelConfig,
+    flow_bias: Tensor | None = None,
+    warp_image: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
     """Split G's output ``[D | F | M]`` and apply Psi (Eq. 2) -> (frame, D, flow, mask).
 
     raw ``[B, C (+2 if use_warp) (+1 if use_mask), H, W]``, x_prev ``[B, C, H, W]``; shared by
-    every model with Vid-ODE's decoder (VidODE, Vid-RNN).
+    every model with Vid-ODE's decoder (VidODE, Vid-RNN). ``flow_bias`` ``[B, 2, H, W]`` is added
+    to G's flow (the flow prior) and ``warp_image`` replaces ``x_prev`` as the image warped
+    (``warp_source = reference``); the returned flow is the total one.
     """
     c = config.in_channels
     d, k = raw[:, :c], c
@@ -220,8 +230,10 @@ def compose(
     warped = x_prev
     if config.use_warp:
         flow = raw[:, k : k + 2]
+        if flow_bias is not None:
+            flow = flow + flow_bias
         k += 2
-        warped = warp(x_prev, flow)
+        warped = warp(x_prev if warp_image is None else warp_image, flow)
     filler = x_prev + d if config.composition == "residual" else d
     if config.use_mask:
         m = torch.sigmoid(raw[:, k : k + 1])
@@ -263,6 +275,20 @@ class VidODE(nn.Module):
         self.f_phi = ConvODEFunc(hid, n_layers=config.odefunc_layers)
         self.n_out = c + (2 if config.use_warp else 0) + (1 if config.use_mask else 0)
         self.decoder = ConvDecoder(hid, config.base_channels, config.n_downsample, self.n_out)
+        for name, value, allowed in (
+            ("flow_prior", config.flow_prior, FLOW_PRIORS),
+            ("warp_source", config.warp_source, WARP_SOURCES),
+            ("head_init", config.head_init, HEAD_INITS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"ModelConfig.{name} must be one of {allowed}, got '{value}'")
+        if config.head_init == "identity":
+            last = self.decoder.net[-1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+            if config.use_mask:
+                with torch.no_grad():
+                    last.bias[-1] = config.mask_bias_init
 
     # ------------------------------------------------------------------ checks
     def _validate(
@@ -375,12 +401,26 @@ class VidODE(nn.Module):
         # h_{s_0}: the decoder state at the reference frame's time (= h_T for extrapolation)
         h_prev = integrate_intervals(self.f_phi, h_last, (t_ref - t_last) * scale, self.solver)
         t_prev = t_ref
+        cfg = self.config
+        velocity = None
+        if cfg.use_warp and cfg.flow_prior == "advection":
+            velocity = advection_velocity(inputs, input_times, mask).to(inputs.dtype)
+        x_ref = x_prev
+        learned = torch.zeros_like(x_ref[:, :2]) if cfg.use_warp else None
         frames, diffs, flows, masks = [], [], [], []
         for k in range(query_times.shape[1]):
             s = query_times[:, k]
             h_cur = integrate_intervals(self.f_phi, h_prev, (s - t_prev) * scale, self.solver)
             raw = self.decoder(h_cur, h_prev)
-            x_prev, d, flow, m = compose(raw, x_prev, self.config)
+            bias, image = None, None
+            if cfg.use_warp and cfg.warp_source == "reference":
+                prior = advection_offset(velocity, s - t_ref) if velocity is not None else 0.0
+                bias, image = learned + prior, x_ref
+            elif velocity is not None:
+                bias = advection_offset(velocity, s - t_prev)
+            x_prev, d, flow, m = compose(raw, x_prev, cfg, flow_bias=bias, warp_image=image)
+            if image is not None:
+                learned = flow - prior
             frames.append(x_prev)
             diffs.append(d)
             flows.append(flow)
