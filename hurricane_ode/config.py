@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from hurricane_ode.errors import ConfigError
+
 __all__ = [
     "DataConfig",
     "SamplingConfig",
@@ -33,7 +35,18 @@ __all__ = [
     "load_config",
     "config_from_dict",
     "config_to_dict",
+    "validate_config",
+    "RUNTIME_KEYS",
+    "runtime_free_differences",
 ]
+
+#: config keys that only affect how a run is executed or logged, not what it learns: they may
+#: differ between a run and its resume, and between a cached model and a request for it
+RUNTIME_KEYS = frozenset({
+    "train.max_steps", "train.epochs", "train.progress", "train.output_dir", "train.device",
+    "train.log_every", "train.checkpoint_every", "train.keep_checkpoints", "data.num_workers",
+    "data.path", "train.validate_every", "train.best_metric",
+})  # fmt: skip
 
 
 @dataclass
@@ -165,6 +178,9 @@ class ModelConfig:
     """Initial mask logit with ``head_init = identity`` (sigmoid(4) = 0.98 weight on the warp)."""
     disc_base_channels: int = 64
     """Channels of the first layer of the image and sequence discriminators."""
+    disc_window: int | None = None
+    """Frames per window of the sequence discriminator (stacked as channels of a 2-D conv net);
+    ``None`` = ``n_inputs + 1``, the ``T + 1`` frames of Eq. 4."""
     adversarial: bool = True
     """Image and sequence discriminators (Table 4, C)."""
     solver: SolverConfig = field(default_factory=SolverConfig)
@@ -194,6 +210,8 @@ class TrainConfig:
     """Adamax learning rate of generator and discriminators (paper: 1e-3)."""
     lr_decay: float = 0.99
     """Exponential LR decay per epoch."""
+    lr_min_factor: float = 0.1
+    """The decayed LR never falls below ``lr * lr_min_factor`` (0.1: the official code's floor of lr / 10)."""
     grad_clip: float | None = 1.0
     """Clip the gradient norm (stabilises early ODE training); ``None`` disables."""
     seed: int = 0
@@ -218,6 +236,10 @@ class TrainConfig:
     """Step-numbered checkpoints kept besides ``last.pt`` (0 = only ``last.pt``)."""
     ddp_find_unused: bool = False
     """DDP ``find_unused_parameters`` (set True for ablations that leave parameters unused)."""
+    validate_every: int = 0
+    """With a validation callable (``Trainer.fit(validate=...)``): validate every N steps (0 = at the end only)."""
+    best_metric: str | None = None
+    """Validation score (lower is better) that picks ``best.pt``; ``None`` = the first score returned."""
 
 
 @dataclass
@@ -268,8 +290,100 @@ def _build(cls: type, values: dict, where: str) -> Any:
 
 
 def config_from_dict(values: dict | None) -> Config:
-    """Build a :class:`Config` from nested dicts; missing keys take their defaults."""
-    return _build(Config, values or {}, "config")
+    """Build a :class:`Config` from nested dicts; missing keys take their defaults.
+
+    Parameters
+    ----------
+    values
+        Nested mapping section -> key -> value (None: all defaults).
+
+    Returns
+    -------
+    Config
+        Validated with :func:`validate_config` (a value out of range raises ConfigError).
+    """
+    config = _build(Config, values or {}, "config")
+    validate_config(config)
+    return config
+
+
+def _require(ok: bool, key: str, expected: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(f"config: {key} must be {expected}, got {value!r}")
+
+
+def validate_config(config: Config) -> Config:
+    """Check value ranges; the :class:`~hurricane_ode.errors.ConfigError` names the key.
+
+    Parameters
+    ----------
+    config
+        The configuration to check.
+
+    Returns
+    -------
+    Config
+        ``config`` itself.
+    """
+    t, m, d, s, lo = config.train, config.model, config.data, config.data.sampling, config.loss
+    _require(t.lr > 0, "train.lr", "> 0", t.lr)
+    _require(0 < t.lr_decay <= 1, "train.lr_decay", "in (0, 1]", t.lr_decay)
+    _require(0 <= t.lr_min_factor <= 1, "train.lr_min_factor", "in [0, 1]", t.lr_min_factor)
+    for key in ("batch_size", "epochs", "log_every"):
+        _require(getattr(t, key) >= 1, f"train.{key}", ">= 1", getattr(t, key))
+    for key in ("checkpoint_every", "keep_checkpoints", "validate_every"):
+        _require(getattr(t, key) >= 0, f"train.{key}", ">= 0", getattr(t, key))
+    _require(t.max_steps is None or t.max_steps >= 0, "train.max_steps", ">= 0 or null", t.max_steps)
+    _require(t.grad_clip is None or t.grad_clip > 0, "train.grad_clip", "> 0 or null", t.grad_clip)
+    for key in ("in_channels", "hidden_channels", "base_channels", "odefunc_layers", "disc_base_channels", "n_inputs"):
+        _require(getattr(m, key) >= 1, f"model.{key}", ">= 1", getattr(m, key))
+    _require(m.n_downsample >= 0, "model.n_downsample", ">= 0", m.n_downsample)
+    _require(len(m.image_size) == 2 and min(m.image_size) >= 1, "model.image_size", "two sizes >= 1", m.image_size)
+    _require(m.time_scale > 0, "model.time_scale", "> 0", m.time_scale)
+    _require(m.disc_window is None or m.disc_window >= 1, "model.disc_window", ">= 1 or null", m.disc_window)
+    _require(m.composition in ("paper", "residual"), "model.composition", "'paper' or 'residual'", m.composition)
+    sv = m.solver
+    _require(sv.step_size is None or sv.step_size > 0, "model.solver.step_size", "> 0 or null", sv.step_size)
+    _require(sv.rtol > 0, "model.solver.rtol", "> 0", sv.rtol)
+    _require(sv.atol > 0, "model.solver.atol", "> 0", sv.atol)
+    for key in ("lambda_diff", "lambda_img", "lambda_seq"):
+        _require(getattr(lo, key) >= 0, f"loss.{key}", ">= 0", getattr(lo, key))
+    _require(0 < d.train_fraction <= 1, "data.train_fraction", "in (0, 1]", d.train_fraction)
+    _require(d.clips_per_epoch >= 1, "data.clips_per_epoch", ">= 1", d.clips_per_epoch)
+    _require(d.num_workers >= 0, "data.num_workers", ">= 0", d.num_workers)
+    _require(d.channels is None or d.channels >= 1, "data.channels", ">= 1 or null", d.channels)
+    for key in ("n_inputs", "n_targets"):
+        _require(getattr(s, key) >= 1, f"data.sampling.{key}", ">= 1", getattr(s, key))
+    _require(s.task in ("extrapolation", "interpolation"), "data.sampling.task", "'extrapolation' or 'interpolation'", s.task)
+    _require(s.frame_interval_h > 0, "data.sampling.frame_interval_h", "> 0", s.frame_interval_h)
+    _require(s.max_gap_h > 0, "data.sampling.max_gap_h", "> 0", s.max_gap_h)
+    _require(0 < s.sampling_rate <= 1, "data.sampling.sampling_rate", "in (0, 1]", s.sampling_rate)
+    _require(0 <= s.input_drop_prob <= 1, "data.sampling.input_drop_prob", "in [0, 1]", s.input_drop_prob)
+    return config
+
+
+def runtime_free_differences(saved: dict, wanted: dict) -> list[str]:
+    """Flattened keys (``section.key``) where two config dicts differ, ignoring :data:`RUNTIME_KEYS`.
+
+    ``saved`` is completed with today's defaults first, so a checkpoint written before a key
+    existed compares equal on that key when the request uses its default.
+    """
+    try:
+        saved = config_to_dict(_build(Config, saved, "config"))
+    except (KeyError, TypeError):
+        pass  # a key since removed: compare as stored
+    a, b = _flatten(saved), _flatten(wanted)
+    return sorted(k for k in set(a) | set(b) if k not in RUNTIME_KEYS and a.get(k) != b.get(k))
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def config_to_dict(config: Config) -> dict:
@@ -296,5 +410,5 @@ def load_config(path: str | Path) -> Config:
         raise ValueError(f"config file {path} is not valid YAML: {exc}") from exc
     try:
         return config_from_dict(values)
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ConfigError) as exc:
         raise type(exc)(f"{path}: {exc.args[0]}") from exc

@@ -14,25 +14,16 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from torch import nn
 from torch.utils.data import Dataset
 
-from hurricane_ode.config import Config, config_to_dict
+from hurricane_ode.config import Config, config_to_dict, runtime_free_differences
 from hurricane_ode.models.base import build_model
 
 __all__ = ["TrainedModel", "obtain_model", "is_trainable"]
 
 log = logging.getLogger(__name__)
-
-#: config keys allowed to differ between a cached run and the requested one
-_FREE_KEYS = {
-    "train.max_steps", "train.epochs", "train.progress", "train.output_dir", "train.device",
-    "train.log_every", "train.checkpoint_every", "train.keep_checkpoints", "data.num_workers",
-    "data.path",
-}  # fmt: skip
-
 
 @dataclass
 class TrainedModel:
@@ -53,33 +44,17 @@ class TrainedModel:
 
 def is_trainable(config: Config) -> bool:
     """False for models declaring ``trainable = False`` (no parameters to fit)."""
-    from hurricane_ode.models.base import MODEL_REGISTRY, available_models
+    from hurricane_ode.models.base import model_class
 
-    available_models()
-    factory = MODEL_REGISTRY.get(config.model.name)
-    if factory is None:
-        raise ValueError(
-            f"unknown model '{config.model.name}'; available: {', '.join(available_models())}"
-        )
+    factory = model_class(config.model.name)  # RegistryError (a ValueError) for unknown names
     flag = getattr(factory, "trainable", None)
     if flag is None:
         flag = getattr(build_model(config.model), "trainable", True)
     return bool(flag)
 
 
-def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def _config_differences(saved: dict, wanted: dict) -> list[str]:
-    a, b = _flatten(saved), _flatten(wanted)
-    return sorted(k for k in set(a) | set(b) if k not in _FREE_KEYS and a.get(k) != b.get(k))
+    return runtime_free_differences(saved, wanted)
 
 
 def obtain_model(

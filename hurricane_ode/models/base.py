@@ -1,7 +1,6 @@
-"""The interface every forecasting model implements, and the model registry.
+"""The contract every forecasting model implements, its one validator, and the model registry.
 
-A model maps a batch of input frames at (irregular) times to frames at query
-times::
+A model maps a batch of input frames at (irregular) times to frames at query times::
 
     out = model(inputs, input_times, query_times, input_mask)
     out.frames          [B, K, C, H, W]
@@ -9,23 +8,58 @@ times::
 ``inputs`` is ``[B, T, C, H, W]``; ``input_times`` ``[B, T]`` and ``query_times``
 ``[B, K]`` are in clip time units (hours for climate data) relative to the
 clip origin; ``input_mask`` ``[B, T]`` is True where a frame is observed.
-Models scale times internally by ``ModelConfig.time_scale``.
 
-New models (baselines) register themselves with :func:`register_model` in
-their own module; :func:`build_model` looks them up by name, so every
-experiment swaps models by name alone.
+:class:`ForecastModel` (in the spirit of earth2studio's ``PrognosticModel``) owns
+everything models used to repeat: batch validation (errors are
+:class:`~hurricane_ode.errors.ModelInputError` naming the model and the argument) and
+time scaling by ``ModelConfig.time_scale``. A model writes only its maths, in
+:meth:`ForecastModel.predict`, which receives a checked :class:`ModelInputs`.
+
+Validation and host syncs: shape checks are free and always run. Value checks (an
+observed frame per sample, finite and ordered times, ``mode`` against the times) read
+tensor values; on an accelerator that is a device -> host sync, so they run only when
+the times are on the CPU (``validate=None``, the default), always (``True``) or never
+(``False``). The trainer checks each batch once on the CPU, before it moves to the device.
+
+New models register themselves with :func:`register_model` (a class with
+``from_config`` or a factory ``ModelConfig -> nn.Module``); :func:`build_model`
+looks them up by name. Third-party packages add models through the entry-point group
+``hurricane_ode.models``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
+import torch
 from torch import Tensor, nn
 
 from hurricane_ode.config import ModelConfig
+from hurricane_ode.errors import ModelInputError
+from hurricane_ode.registry import Registry
 
-__all__ = ["ModelOutput", "register_model", "build_model", "available_models", "MODEL_REGISTRY"]
+__all__ = [
+    "ModelOutput",
+    "ModelInputs",
+    "Forecaster",
+    "ForecastModel",
+    "MODES",
+    "check_inputs",
+    "infer_mode",
+    "register_model",
+    "build_model",
+    "available_models",
+    "model_class",
+    "MODEL_REGISTRY",
+    "reference_frames",
+    "stack_steps",
+]
+
+MODES = ("extrapolation", "interpolation")
+_EPS = 1e-6
 
 
 @dataclass
@@ -46,44 +80,321 @@ class ModelOutput:
     aux_losses: dict[str, Tensor] = field(default_factory=dict)
 
 
-MODEL_REGISTRY: dict[str, Callable[[ModelConfig], nn.Module]] = {}
+def stack_steps(steps: Sequence[tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]]) -> ModelOutput:
+    """Stack per-query ``(frame, difference, flow, mask)`` tuples along a new K axis (dim 1).
+
+    Parameters
+    ----------
+    steps
+        One tuple per query time; ``difference``/``flow``/``mask`` may be None (then for every step).
+
+    Returns
+    -------
+    ModelOutput
+        ``frames`` ``[B, K, ...]`` and the optional parts stacked likewise (None where absent).
+    """
+
+    def stack(i: int) -> Tensor | None:
+        parts = [s[i] for s in steps]
+        return None if parts[0] is None else torch.stack(parts, 1)  # type: ignore[arg-type]
+
+    frames = stack(0)
+    assert frames is not None
+    return ModelOutput(frames=frames, difference=stack(1), flow=stack(2), mask=stack(3))
+
+
+@dataclass
+class ModelInputs:
+    """A validated batch as :meth:`ForecastModel.predict` receives it.
+
+    ``input_times``/``query_times`` are in clip units (the inputs' dtype); ``times``/``queries``
+    are the same multiplied by ``ModelConfig.time_scale`` (model units); ``mask`` is bool.
+    """
+
+    inputs: Tensor
+    input_times: Tensor
+    query_times: Tensor
+    mask: Tensor
+    times: Tensor
+    queries: Tensor
+    mode: str | None = None
+
+
+@runtime_checkable
+class Forecaster(Protocol):
+    """Structural type of a model: frames + times + mask in, frames at query times out."""
+
+    def __call__(
+        self,
+        inputs: Tensor,
+        input_times: Tensor,
+        query_times: Tensor,
+        input_mask: Tensor | None = None,
+        mode: str | None = None,
+    ) -> ModelOutput: ...
+
+
+def _last_observed_times(input_times: Tensor, mask: Tensor) -> Tensor:
+    """``[B]``: time of the last observed input."""
+    pos = torch.arange(input_times.shape[1], device=input_times.device).expand_as(input_times)
+    idx = torch.where(mask, pos, torch.full_like(pos, -1)).max(dim=1).values
+    return input_times.gather(1, idx.clamp(min=0).unsqueeze(1)).squeeze(1)
+
+
+def _first_observed_times(input_times: Tensor, mask: Tensor) -> Tensor:
+    t = input_times.shape[1]
+    pos = torch.arange(t, device=input_times.device).expand_as(input_times)
+    idx = torch.where(mask, pos, torch.full_like(pos, t)).min(dim=1).values
+    return input_times.gather(1, idx.clamp(max=t - 1).unsqueeze(1)).squeeze(1)
+
+
+def infer_mode(input_times: Tensor, query_times: Tensor, input_mask: Tensor | None = None) -> str | None:
+    """``extrapolation`` if every query is at or after the last observed input,
+    ``interpolation`` if every query lies within the observed input range, else None (mixed)."""
+    mask = torch.ones_like(input_times, dtype=torch.bool) if input_mask is None else input_mask.bool()
+    last = _last_observed_times(input_times, mask).unsqueeze(1)
+    first = _first_observed_times(input_times, mask).unsqueeze(1)
+    if bool((query_times >= last - _EPS).all()):
+        return "extrapolation"
+    if bool(((query_times >= first - _EPS) & (query_times <= last + _EPS)).all()):
+        return "interpolation"
+    return None
+
+
+def check_inputs(
+    name: str,
+    config: ModelConfig,
+    inputs: Tensor,
+    input_times: Tensor,
+    query_times: Tensor,
+    input_mask: Tensor | None = None,
+    mode: str | None = None,
+    *,
+    values: bool = True,
+    spatial_multiple: int = 1,
+    fixed_inputs: int | None = None,
+    sorted_queries: bool = True,
+) -> str | None:
+    """Check a batch against the model contract; raise :class:`ModelInputError` naming ``name``.
+
+    Parameters
+    ----------
+    name
+        Model name used in messages.
+    config
+        The model's config (``in_channels``).
+    inputs, input_times, query_times, input_mask, mode
+        The forward arguments (see the module docstring).
+    values
+        Also check tensor values (reads them: a host sync on an accelerator).
+    spatial_multiple
+        Frame height and width must be multiples of this.
+    fixed_inputs
+        If not None, the number of input frames ``T`` the model needs.
+    sorted_queries
+        Require ``query_times`` ascending within each sample.
+
+    Returns
+    -------
+    str or None
+        ``mode`` (checked against the times when ``values``), or the inferred mode when
+        ``mode`` is None and ``values`` (None when queries are mixed or values are not read).
+    """
+    if inputs.dim() != 5:
+        raise ModelInputError(f"{name}: inputs must be [B, T, C, H, W], got shape {tuple(inputs.shape)}")
+    b, t, c, h, w = inputs.shape
+    if c != config.in_channels:
+        raise ModelInputError(f"{name}: inputs have {c} channels, ModelConfig.in_channels is {config.in_channels}")
+    if spatial_multiple > 1 and (h % spatial_multiple or w % spatial_multiple):
+        raise ModelInputError(
+            f"{name}: frame size {h}x{w} must be divisible by 2**n_downsample = {spatial_multiple}"
+        )
+    if input_times.shape != (b, t):
+        raise ModelInputError(f"{name}: input_times must be [B, T] = {(b, t)}, got {tuple(input_times.shape)}")
+    if query_times.dim() != 2 or query_times.shape[0] != b or query_times.shape[1] < 1:
+        raise ModelInputError(f"{name}: query_times must be [B={b}, K>=1], got {tuple(query_times.shape)}")
+    if input_mask is not None and input_mask.shape != (b, t):
+        raise ModelInputError(f"{name}: input_mask must be [B, T] = {(b, t)}, got {tuple(input_mask.shape)}")
+    if fixed_inputs is not None and t != fixed_inputs:
+        raise ModelInputError(f"{name}: expects T = ModelConfig.n_inputs = {fixed_inputs} inputs, got {t}")
+    if mode is not None and mode not in MODES:
+        raise ModelInputError(f"{name}: mode must be one of {MODES} or None, got '{mode}'")
+    if not values:
+        return mode
+    mask = torch.ones_like(input_times, dtype=torch.bool) if input_mask is None else input_mask.bool()
+    if not bool(mask.any(dim=1).all()):
+        raise ModelInputError(f"{name}: every sample needs at least one observed input frame (input_mask)")
+    if not (torch.isfinite(query_times).all() and torch.isfinite(input_times[mask]).all()):
+        raise ModelInputError(f"{name}: input_times (observed) and query_times must be finite")
+    if sorted_queries and bool((query_times[:, 1:] < query_times[:, :-1]).any()):
+        raise ModelInputError(f"{name}: query_times must be sorted ascending within each sample")
+    t_obs = torch.where(mask, input_times, torch.full_like(input_times, float("-inf")))
+    running = torch.cummax(t_obs, dim=1).values
+    if bool((mask[:, 1:] & (input_times[:, 1:] <= running[:, :-1])).any()):
+        raise ModelInputError(f"{name}: observed input_times must be strictly increasing within each sample")
+    if mode is None:
+        return infer_mode(input_times, query_times, mask)
+    last = _last_observed_times(input_times, mask).unsqueeze(1)
+    first = _first_observed_times(input_times, mask).unsqueeze(1)
+    if mode == "extrapolation" and not bool((query_times >= last - _EPS).all()):
+        raise ModelInputError(
+            f"{name}: mode 'extrapolation' needs every query time at or after the sample's last "
+            "observed input time"
+        )
+    if mode == "interpolation" and not bool(((query_times >= first - _EPS) & (query_times <= last + _EPS)).all()):
+        raise ModelInputError(
+            f"{name}: mode 'interpolation' needs every query time within the sample's observed "
+            "input time range [first, last]"
+        )
+    return mode
+
+
+class ForecastModel(nn.Module, ABC):
+    """Base of every model: validation and time scaling here, the maths in :meth:`predict`.
+
+    Class attributes a subclass may set: ``model_name`` (for messages), ``trainable``
+    (False: no parameters to fit), ``downsamples`` (frames must be divisible by
+    ``2**n_downsample``), ``sorted_queries`` (query times must ascend per sample).
+
+    Parameters
+    ----------
+    config
+        The model's :class:`~hurricane_ode.config.ModelConfig`.
+    """
+
+    model_name: ClassVar[str] = "model"
+    trainable: ClassVar[bool] = True
+    downsamples: ClassVar[bool] = True
+    sorted_queries: ClassVar[bool] = True
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.validate: bool | None = None
+        """Value checks: None = when the times are on the CPU (no sync), True = always, False = never."""
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, **kwargs: Any) -> ForecastModel:
+        """Build the model from a :class:`ModelConfig` (``kwargs`` go to the constructor)."""
+        return cls(config, **kwargs)
+
+    def fixed_inputs(self) -> int | None:
+        """The number of input frames the model needs, or None for any (override if fixed)."""
+        return None
+
+    def check(
+        self,
+        inputs: Tensor,
+        input_times: Tensor,
+        query_times: Tensor,
+        input_mask: Tensor | None = None,
+        mode: str | None = None,
+        values: bool = True,
+    ) -> str | None:
+        """Check a batch against this model (see :func:`check_inputs`); returns the mode."""
+        return check_inputs(
+            self.model_name, self.config, inputs, input_times, query_times, input_mask, mode,
+            values=values, spatial_multiple=2**self.config.n_downsample if self.downsamples else 1,
+            fixed_inputs=self.fixed_inputs(), sorted_queries=self.sorted_queries,
+        )  # fmt: skip
+
+    def forward(
+        self,
+        inputs: Tensor,
+        input_times: Tensor,
+        query_times: Tensor,
+        input_mask: Tensor | None = None,
+        mode: str | None = None,
+    ) -> ModelOutput:
+        """Frames at ``query_times``.
+
+        Parameters
+        ----------
+        inputs
+            ``[B, T, C, H, W]`` frames.
+        input_times, query_times
+            ``[B, T]`` and ``[B, K]`` (ascending per sample), clip units relative to the clip origin.
+        input_mask
+            ``[B, T]`` bool, True where observed (None = all observed).
+        mode
+            ``extrapolation`` / ``interpolation`` (checked against the times) or None.
+
+        Returns
+        -------
+        ModelOutput
+            ``frames`` ``[B, K, C, H, W]`` and whatever else the model provides.
+        """
+        values = self.validate if self.validate is not None else (
+            input_times.device.type == "cpu" and query_times.device.type == "cpu"
+            and (input_mask is None or input_mask.device.type == "cpu")
+        )  # fmt: skip
+        mode = self.check(inputs, input_times, query_times, input_mask, mode, values=bool(values))
+        dtype = inputs.dtype if inputs.is_floating_point() else torch.float32
+        if input_mask is None:
+            mask = torch.ones(input_times.shape, dtype=torch.bool, device=inputs.device)
+        else:
+            mask = input_mask.to(inputs.device).bool()
+        ti = input_times.to(device=inputs.device, dtype=dtype)
+        tq = query_times.to(device=inputs.device, dtype=dtype)
+        scale = self.config.time_scale
+        return self.predict(ModelInputs(inputs, ti, tq, mask, ti * scale, tq * scale, mode))
+
+    @abstractmethod
+    def predict(self, x: ModelInputs) -> ModelOutput:
+        """The model's maths on a checked batch (see :class:`ModelInputs`)."""
+
+
+def _builtin_modules() -> tuple[str, ...]:
+    return ("hurricane_ode.models.vid_ode", "hurricane_ode.models.baselines")
+
+
+#: name -> model class (with ``from_config``) or factory ``ModelConfig -> nn.Module``
+MODEL_REGISTRY: Registry[Callable[..., nn.Module]] = Registry(
+    "model", entry_point_group="hurricane_ode.models", builtin_modules=_builtin_modules()
+)
 
 
 def register_model(name: str) -> Callable:
-    """Class/function decorator: make a model constructible by ``build_model(ModelConfig(name=...))``."""
+    """Class/function decorator: make a model constructible by ``build_model(ModelConfig(name=...))``.
 
-    def deco(factory: Callable[[ModelConfig], nn.Module]) -> Callable[[ModelConfig], nn.Module]:
-        if name in MODEL_REGISTRY:
-            raise ValueError(f"model name '{name}' is already registered")
-        MODEL_REGISTRY[name] = factory
-        return factory
-
-    return deco
+    Parameters
+    ----------
+    name
+        The registry name; a name already taken raises :class:`~hurricane_ode.errors.RegistryError`.
+    """
+    return MODEL_REGISTRY.register(name)
 
 
 def available_models() -> list[str]:
-    _import_builtin_models()
-    return sorted(MODEL_REGISTRY)
+    """Sorted names of every registered model (built-ins and entry points).
+
+    Returns
+    -------
+    list of str
+    """
+    return MODEL_REGISTRY.names()
+
+
+def model_class(name: str) -> Callable[..., nn.Module]:
+    """The class (or factory) registered as ``name``; unknown names raise ``RegistryError``."""
+    return MODEL_REGISTRY.get(name)
 
 
 def build_model(config: ModelConfig) -> nn.Module:
-    """Instantiate the model named by ``config.name``."""
-    _import_builtin_models()
-    try:
-        factory = MODEL_REGISTRY[config.name]
-    except KeyError:
-        raise ValueError(
-            f"unknown model '{config.name}'; available: {', '.join(sorted(MODEL_REGISTRY))}"
-        ) from None
-    return factory(config)
+    """Instantiate the model named by ``config.name``.
 
+    Parameters
+    ----------
+    config
+        The model config; ``config.name`` picks the registered model.
 
-def _import_builtin_models() -> None:
-    # Importing the modules runs their @register_model decorators.
-    import importlib
-
-    for module in ("hurricane_ode.models.vid_ode", "hurricane_ode.models.baselines"):
-        importlib.import_module(module)
+    Returns
+    -------
+    torch.nn.Module
+    """
+    factory = MODEL_REGISTRY.get(config.name)
+    from_config = getattr(factory, "from_config", None)
+    return from_config(config) if from_config is not None else factory(config)
 
 
 def reference_frames(inputs: Tensor, input_times: Tensor, input_mask: Tensor | None, query_times: Tensor) -> Tensor:
@@ -98,13 +409,15 @@ def reference_frames(inputs: Tensor, input_times: Tensor, input_mask: Tensor | N
     inputs ``[B, T, C, H, W]``, input_times ``[B, T]``, input_mask ``[B, T]`` (bool
     or None = all observed), query_times ``[B, K]`` -> ``[B, C, H, W]``.
     """
-    import torch
+    return inputs[torch.arange(inputs.shape[0], device=inputs.device), reference_index(input_times, input_mask, query_times)]
 
+
+def reference_index(input_times: Tensor, input_mask: Tensor | None, query_times: Tensor) -> Tensor:
+    """``[B]`` index of the frame :func:`reference_frames` picks."""
     b, t = input_times.shape
     mask = torch.ones_like(input_times, dtype=torch.bool) if input_mask is None else input_mask.bool()
-    before = mask & (input_times <= query_times[:, :1] + 1e-6)
-    pos = torch.arange(t, device=inputs.device).expand(b, t)
+    before = mask & (input_times <= query_times[:, :1] + _EPS)
+    pos = torch.arange(t, device=input_times.device).expand(b, t)
     last_before = torch.where(before, pos, torch.full_like(pos, -1)).max(dim=1).values
     first_obs = torch.where(mask, pos, torch.full_like(pos, t)).min(dim=1).values
-    idx = torch.where(last_before >= 0, last_before, first_obs).clamp(0, t - 1)
-    return inputs[torch.arange(b, device=inputs.device), idx]
+    return torch.where(last_before >= 0, last_before, first_obs).clamp(0, t - 1)

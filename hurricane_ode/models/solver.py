@@ -18,10 +18,18 @@ Two entry points:
   - Adaptive methods (``dopri5`` ...), other fixed-step methods and the adjoint
     use torchdiffeq on the reparametrised problem ``s in [0, 1]``,
     ``dh/ds = dt_b * f(h)``. ``dt_b`` lives on a small wrapper module, so
-    ``odeint_adjoint`` sees an ``nn.Module`` whose parameters are ``f``'s. Here
-    the step control is shared by the batch (fixed step: ``step_size`` in model
-    units is applied to the longest interval; adaptive: one error norm), so a
-    batched sample agrees with the lone sample to the solver's tolerance only.
+    ``odeint_adjoint`` sees an ``nn.Module`` whose parameters are ``f``'s. The
+    adaptive error norm is per sample (RMS per sample, max over samples), so each
+    sample meets the tolerance on its own; fixed steps apply ``step_size`` (model
+    units) to the longest interval, so a batched sample agrees with the lone sample
+    to the solver's accuracy only.
+* :func:`integrate_sequence` -- K consecutive per-sample intervals (a decoder solve
+  through all query times) in ONE torchdiffeq call for adaptive methods
+  (``s in [0, K]``, ``jump_t`` at the interval boundaries), never restarting the solver.
+
+Host syncs: the only values read on the host are the per-interval step counts
+(:func:`step_counts`, one copy of a ``[B, K]`` table); callers compute them once per
+forward pass and pass them in.
 """
 
 from __future__ import annotations
@@ -33,7 +41,15 @@ from torch import Tensor, nn
 
 from hurricane_ode.config import SolverConfig
 
-__all__ = ["odesolve", "integrate_intervals", "FIXED_METHODS", "ADAPTIVE_METHODS"]
+__all__ = [
+    "odesolve",
+    "integrate_intervals",
+    "integrate_sequence",
+    "step_counts",
+    "per_sample_norm",
+    "FIXED_METHODS",
+    "ADAPTIVE_METHODS",
+]
 
 FIXED_METHODS = ("euler", "midpoint", "rk4", "heun2", "heun3", "explicit_adams", "implicit_adams")
 ADAPTIVE_METHODS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
@@ -54,14 +70,40 @@ def _check(solver: SolverConfig) -> None:
         raise ValueError(f"SolverConfig.rtol/atol must be > 0, got {solver.rtol}, {solver.atol}")
 
 
-def _odeint(func: ODEFunc, h0: Tensor, t: Tensor, solver: SolverConfig, step_size: float | None) -> Tensor:
+def per_sample_norm(x: Tensor) -> Tensor:
+    """Adaptive-step error norm: RMS over each sample (dim 0), then the max over samples.
+
+    Passed to torchdiffeq as ``options={"norm": per_sample_norm}``, so a batched sample is
+    solved to its own tolerance: short samples do not dilute the error of long ones.
+    """
+    if x.dim() < 2:
+        return x.abs().max()
+    return x.pow(2).flatten(1).mean(1).sqrt().max()
+
+
+def _odeint(
+    func: ODEFunc,
+    h0: Tensor,
+    t: Tensor,
+    solver: SolverConfig,
+    step_size: float | None,
+    per_sample: bool = False,
+    jump_t: Tensor | None = None,
+) -> Tensor:
     import torchdiffeq
 
     kwargs: dict = {"method": solver.method}
+    options: dict = {}
     if solver.method in ADAPTIVE_METHODS:
         kwargs.update(rtol=solver.rtol, atol=solver.atol)
+        if per_sample:
+            options["norm"] = per_sample_norm
+        if jump_t is not None and jump_t.numel():
+            options["jump_t"] = jump_t
     elif step_size is not None:
-        kwargs["options"] = {"step_size": step_size}
+        options["step_size"] = step_size
+    if options:
+        kwargs["options"] = options
     if solver.adjoint:
         if not isinstance(func, nn.Module):
             raise TypeError("odesolve: the adjoint method needs `func` to be an nn.Module")
@@ -84,17 +126,41 @@ def odesolve(func: ODEFunc, h0: Tensor, t: Tensor, solver: SolverConfig) -> Tens
     return _odeint(func, h0, t.to(h0.dtype), solver, solver.step_size)
 
 
-class _IntervalScaled(nn.Module):
-    """``dh/ds = dt * f(h)`` for ``s in [0, 1]``; ``dt`` (``[B, 1, ..., 1]``) is set before each solve."""
+class _PiecewiseScaled(nn.Module):
+    """``dh/ds = dt[:, floor(s)] * f(h)`` for ``s in [0, K]``: K consecutive intervals, each of length 1.
 
-    def __init__(self, func: nn.Module | ODEFunc) -> None:
+    ``dt`` ``[B, K]`` (detached, per sample); ``f`` must be autonomous.
+    """
+
+    def __init__(self, func: nn.Module | ODEFunc, dt: Tensor, state_dim: int) -> None:
         super().__init__()
         self.func = func
-        self.dt: Tensor | None = None
+        self.rates = dt.detach().T.reshape(dt.shape[1], dt.shape[0], *([1] * (state_dim - 1)))
 
     def forward(self, s: Tensor, h: Tensor) -> Tensor:
-        assert self.dt is not None
-        return self.dt * self.func(s, h)
+        k = self.rates.shape[0]
+        i = torch.floor(s.detach()).long().clamp(0, k - 1)
+        return self.rates[i].to(h.dtype) * self.func(s, h).to(h.dtype)
+
+
+def step_counts(dt: Tensor, solver: SolverConfig) -> Tensor:
+    """Steps each sample takes over each interval, on the CPU (one device -> host copy).
+
+    Parameters
+    ----------
+    dt
+        ``[B]`` or ``[B, K]`` interval lengths in model units (any sign).
+    solver
+        Fixed-step methods count ``ceil(|dt| / step_size)`` (one per interval when
+        ``step_size`` is None); adaptive ones 1 where ``dt != 0``.
+
+    Returns
+    -------
+    Tensor
+        long, same shape as ``dt``, on the CPU (0 where ``dt == 0``).
+    """
+    step = solver.step_size if solver.method in _VECTORISED and not solver.adjoint else None
+    return _per_sample_steps(dt.detach().cpu(), step)[0]
 
 
 def _per_sample_steps(dt: Tensor, step_size: float | None) -> tuple[Tensor, int]:
@@ -108,53 +174,123 @@ def _per_sample_steps(dt: Tensor, step_size: float | None) -> tuple[Tensor, int]
     return n, int(n.max().item()) if n.numel() else 0
 
 
-def _fixed_step(func: ODEFunc, h: Tensor, dt: Tensor, method: str, step_size: float | None) -> Tensor:
+def _fixed_step(
+    func: ODEFunc, h: Tensor, dt: Tensor, method: str, step_size: float | None, n: Tensor, n_max: int
+) -> Tensor:
     shape = (-1,) + (1,) * (h.dim() - 1)
-    n, n_max = _per_sample_steps(dt.detach(), step_size)
+    n = n.to(dt.device)
     sign = torch.sign(dt)
     full = sign * (step_size if step_size is not None else 0.0)
+    last = dt - (n - 1).clamp(min=0).to(dt.dtype) * full
     t = torch.zeros_like(dt)
     for k in range(n_max):
-        last = dt - (n - 1).clamp(min=0).to(dt.dtype) * full
         hk = torch.where(k < n - 1, full, torch.where(k == n - 1, last, torch.zeros_like(dt)))
         hb = hk.view(shape).to(h.dtype)
         if method == "euler":
-            h = h + hb * func(t, h)
+            h = h + hb * func(t, h).to(h.dtype)
         elif method == "midpoint":
-            k1 = func(t, h)
-            h = h + hb * func(t + hk / 2, h + hb / 2 * k1)
+            k1 = func(t, h).to(h.dtype)
+            h = h + hb * func(t + hk / 2, h + hb / 2 * k1).to(h.dtype)
         else:  # torchdiffeq's rk4: the 3/8 rule
-            k1 = func(t, h)
-            k2 = func(t + hk / 3, h + hb * k1 / 3)
-            k3 = func(t + hk * 2 / 3, h + hb * (k2 - k1 / 3))
-            k4 = func(t + hk, h + hb * (k1 - k2 + k3))
+            k1 = func(t, h).to(h.dtype)
+            k2 = func(t + hk / 3, h + hb * k1 / 3).to(h.dtype)
+            k3 = func(t + hk * 2 / 3, h + hb * (k2 - k1 / 3)).to(h.dtype)
+            k4 = func(t + hk, h + hb * (k1 - k2 + k3)).to(h.dtype)
             h = h + hb * (k1 + 3 * (k2 + k3) + k4) / 8
         t = t + hk
     return h
 
 
-def integrate_intervals(func: nn.Module | ODEFunc, h0: Tensor, dt: Tensor, solver: SolverConfig) -> Tensor:
+def integrate_intervals(
+    func: nn.Module | ODEFunc,
+    h0: Tensor,
+    dt: Tensor,
+    solver: SolverConfig,
+    steps: Tensor | None = None,
+) -> Tensor:
     """Advance each sample ``b`` of ``h0`` (``[B, ...]``) by its own time ``dt[b]`` (``[B]``, model units).
 
     ``func(t, h)`` must be autonomous in effect (``t`` is a ``[B]`` per-sample offset or the
     reparametrised scalar ``s``, so it must not drive the derivative). Samples with
-    ``dt == 0`` are returned unchanged.
-    Returns ``h(t0 + dt)`` with the shape of ``h0``.
+    ``dt == 0`` are returned unchanged. Adaptive methods use a per-sample error norm
+    (:func:`per_sample_norm`).
+
+    Parameters
+    ----------
+    func, h0, dt, solver
+        As above.
+    steps
+        ``step_counts(dt, solver)`` computed earlier (CPU), to avoid a host sync here.
+
+    Returns
+    -------
+    Tensor
+        ``h(t0 + dt)`` with the shape of ``h0``.
     """
     _check(solver)
     if dt.dim() != 1 or dt.shape[0] != h0.shape[0]:
         raise ValueError(f"integrate_intervals: dt must be [B={h0.shape[0]}], got {tuple(dt.shape)}")
-    if not bool((dt != 0).any()):
+    n = step_counts(dt, solver) if steps is None else steps
+    n_max = int(n.max()) if n.numel() else 0
+    if n_max == 0:
         return h0
     if solver.method in _VECTORISED and not solver.adjoint:
-        return _fixed_step(func, h0, dt, solver.method, solver.step_size)
+        return _fixed_step(func, h0, dt, solver.method, solver.step_size, n, n_max)
+    return integrate_sequence(func, h0, dt[:, None], solver)[:, 0]
+
+
+def integrate_sequence(
+    func: nn.Module | ODEFunc,
+    h0: Tensor,
+    dts: Tensor,
+    solver: SolverConfig,
+    steps: Tensor | None = None,
+) -> Tensor:
+    """Advance each sample through K consecutive intervals of its own; the state after each.
+
+    Parameters
+    ----------
+    func
+        Autonomous derivative ``f(t, h)``.
+    h0
+        ``[B, ...]`` initial states.
+    dts
+        ``[B, K]`` interval lengths in model units (any sign, zeros allowed).
+    solver
+        Fixed-step ``euler``/``midpoint``/``rk4`` (no adjoint) take each sample's own
+        torchdiffeq grid per interval (bit-compatible with solving the sample alone).
+        Everything else is ONE torchdiffeq call on the reparametrised problem
+        ``s in [0, K]``, ``dh/ds = dts[b, floor(s)] * f(h)`` (``jump_t`` at the
+        interval boundaries, per-sample error norm): the solver is never restarted
+        between query times.
+    steps
+        ``step_counts(dts, solver)`` computed earlier (CPU), to avoid a host sync.
+
+    Returns
+    -------
+    Tensor
+        ``[B, K, ...]``: ``h`` after intervals 1..K.
+    """
+    _check(solver)
+    if dts.dim() != 2 or dts.shape[0] != h0.shape[0]:
+        raise ValueError(f"integrate_sequence: dts must be [B={h0.shape[0]}, K], got {tuple(dts.shape)}")
+    k = dts.shape[1]
+    if solver.method in _VECTORISED and not solver.adjoint:
+        n = step_counts(dts, solver) if steps is None else steps
+        states, h = [], h0
+        for i in range(k):
+            n_max = int(n[:, i].max()) if n.shape[0] else 0
+            if n_max:
+                h = _fixed_step(func, h, dts[:, i], solver.method, solver.step_size, n[:, i], n_max)
+            states.append(h)
+        return torch.stack(states, 1)
     # a fresh wrapper per call: the adjoint's backward pass calls it again later
-    wrapper = _IntervalScaled(func)
-    wrapper.dt = dt.detach().view((-1,) + (1,) * (h0.dim() - 1)).to(h0.dtype)
+    wrapper = _PiecewiseScaled(func, dts, h0.dim())
     step = None
     if solver.method in FIXED_METHODS:
-        longest = float(dt.detach().abs().max())
-        step = 1.0 if solver.step_size is None else min(1.0, solver.step_size / longest)
-    s = torch.tensor([0.0, 1.0], dtype=h0.dtype, device=h0.device)
-    return _odeint(wrapper, h0, s, solver, step)[-1]
-
+        longest = float(dts.detach().abs().max())
+        step = 1.0 if solver.step_size is None or longest == 0 else min(1.0, solver.step_size / longest)
+    s = torch.arange(k + 1, dtype=h0.dtype, device=h0.device)
+    jumps = s[1:-1] if solver.method in ADAPTIVE_METHODS else None
+    ys = _odeint(wrapper, h0, s, solver, step, per_sample=True, jump_t=jumps)
+    return ys[1:].transpose(0, 1)

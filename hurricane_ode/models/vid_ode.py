@@ -66,20 +66,30 @@ import torch
 from torch import Tensor, nn
 
 from hurricane_ode.config import ModelConfig
-from hurricane_ode.models.base import ModelOutput, reference_frames, register_model
+from hurricane_ode.errors import ConfigError
+from hurricane_ode.models.base import (
+    MODES,
+    ForecastModel,
+    ModelInputs,
+    ModelOutput,
+    _last_observed_times,
+    infer_mode,
+    reference_frames,
+    reference_index,
+    register_model,
+    stack_steps,
+)
 from hurricane_ode.models.convgru import ConvGRUCell
 from hurricane_ode.models.motion import advection_offset, advection_velocity
 from hurricane_ode.models.odefunc import ConvODEFunc
-from hurricane_ode.models.solver import integrate_intervals
+from hurricane_ode.models.solver import integrate_intervals, integrate_sequence, step_counts
 
-__all__ = ["VidODE", "warp", "compose", "MODES", "infer_mode"]
+__all__ = ["VidODE", "warp", "compose", "compose_sequence", "MODES", "infer_mode", "reference_times"]
 
-MODES = ("extrapolation", "interpolation")
 COMPOSITIONS = ("paper", "residual")
 FLOW_PRIORS = ("none", "advection")
 WARP_SOURCES = ("previous", "reference")
 HEAD_INITS = ("default", "identity")
-_EPS = 1e-6
 
 
 def _groups(channels: int) -> int:
@@ -172,42 +182,21 @@ def _observed(input_times: Tensor, input_mask: Tensor | None) -> Tensor:
     return input_mask.bool()
 
 
-def _last_observed_times(input_times: Tensor, mask: Tensor) -> Tensor:
-    """``[B]``: time of the last observed input."""
-    pos = torch.arange(input_times.shape[1], device=input_times.device).expand_as(input_times)
-    idx = torch.where(mask, pos, torch.full_like(pos, -1)).max(dim=1).values
-    return input_times.gather(1, idx.clamp(min=0).unsqueeze(1)).squeeze(1)
-
-
-def _first_observed_times(input_times: Tensor, mask: Tensor) -> Tensor:
-    t = input_times.shape[1]
-    pos = torch.arange(t, device=input_times.device).expand_as(input_times)
-    idx = torch.where(mask, pos, torch.full_like(pos, t)).min(dim=1).values
-    return input_times.gather(1, idx.clamp(max=t - 1).unsqueeze(1)).squeeze(1)
-
-
 def reference_times(input_times: Tensor, mask: Tensor, query_times: Tensor) -> Tensor:
     """``[B]``: time of the frame :func:`reference_frames` picks (same rule, same tolerance)."""
-    b, t = input_times.shape
-    before = mask & (input_times <= query_times[:, :1] + 1e-6)
-    pos = torch.arange(t, device=input_times.device).expand(b, t)
-    last_before = torch.where(before, pos, torch.full_like(pos, -1)).max(dim=1).values
-    first_obs = torch.where(mask, pos, torch.full_like(pos, t)).min(dim=1).values
-    idx = torch.where(last_before >= 0, last_before, first_obs).clamp(0, t - 1)
-    return input_times.gather(1, idx.unsqueeze(1)).squeeze(1)
+    return input_times.gather(1, reference_index(input_times, mask, query_times).unsqueeze(1)).squeeze(1)
 
 
-def infer_mode(input_times: Tensor, query_times: Tensor, input_mask: Tensor | None = None) -> str | None:
-    """``extrapolation`` if every query is at or after the last observed input,
-    ``interpolation`` if every query lies within the observed input range, else None (mixed)."""
-    mask = _observed(input_times, input_mask)
-    last = _last_observed_times(input_times, mask).unsqueeze(1)
-    first = _first_observed_times(input_times, mask).unsqueeze(1)
-    if bool((query_times >= last - _EPS).all()):
-        return "extrapolation"
-    if bool(((query_times >= first - _EPS) & (query_times <= last + _EPS)).all()):
-        return "interpolation"
-    return None
+def encoder_intervals(times: Tensor, mask: Tensor) -> Tensor:
+    """``[B, T]``: the encoder ODE's interval before input ``i`` (0 for the first observed and masked ones).
+
+    The ODE runs from the previous observed input to the next observed one (Eq. 1).
+    """
+    neg = torch.full_like(times, float("-inf"))
+    running = torch.cummax(torch.where(mask, times, neg), dim=1).values
+    prev = torch.cat([neg[:, :1], running[:, :-1]], dim=1)
+    ok = mask & torch.isfinite(prev)
+    return torch.where(ok, times - torch.where(ok, prev, times), torch.zeros_like(times))
 
 
 def compose(
@@ -241,27 +230,61 @@ def compose(
     return warped + d, d, flow, None
 
 
-class VidODE(nn.Module):
+def compose_sequence(
+    raw: Tensor, x0: Tensor, config: ModelConfig, prior: Tensor | None = None
+) -> ModelOutput:
+    """Apply Psi (Eq. 2) autoregressively from ``x0`` over K outputs of G -> :class:`ModelOutput`.
+
+    raw ``[B, K, n_out, H, W]`` (G already run on all K state pairs at once), x0 ``[B, C, H, W]``.
+    Only this composition is sequential: output ``k`` warps output ``k - 1`` (paper), or, with
+    ``config.warp_source = "reference"``, ``x0`` by the flow accumulated over steps ``1..k``.
+    ``prior`` ``[B, K, 2, H, W]`` (or None) is the flow prior's offset added to G's flow.
+    """
+    steps = []
+    x_prev = x0
+    by_reference = config.use_warp and config.warp_source == "reference"
+    learned = torch.zeros_like(x0[:, :2]) if by_reference else None
+    for k in range(raw.shape[1]):
+        p = prior[:, k] if prior is not None else None
+        if by_reference:
+            bias = learned if p is None else learned + p
+            x_prev, d, flow, m = compose(raw[:, k], x_prev, config, flow_bias=bias, warp_image=x0)
+            learned = flow if p is None else flow - p
+        else:
+            x_prev, d, flow, m = compose(raw[:, k], x_prev, config, flow_bias=p)
+        steps.append((x_prev, d, flow, m))
+    return stack_steps(steps)
+
+
+@register_model("vid_ode")
+class VidODE(ForecastModel):
     """Vid-ODE; see the module docstring for the model, its time origin and its ablations.
 
-    ``forward(inputs, input_times, query_times, input_mask=None, mode=None) -> ModelOutput``.
+    ``forward(inputs, input_times, query_times, input_mask=None, mode=None) -> ModelOutput``
+    (validation and time scaling: :class:`~hurricane_ode.models.base.ForecastModel`).
+
+    Parameters
+    ----------
+    config
+        Architecture, ablation switches and solver.
     """
 
+    model_name = "VidODE"
+
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
+        super().__init__(config)
         c, hid = config.in_channels, config.hidden_channels
         if c < 1 or hid < 1 or config.base_channels < 1 or config.n_downsample < 0:
-            raise ValueError(
+            raise ConfigError(
                 "ModelConfig: in_channels, hidden_channels, base_channels must be >= 1 and "
                 f"n_downsample >= 0, got {c}, {hid}, {config.base_channels}, {config.n_downsample}"
             )
         if config.composition not in COMPOSITIONS:
-            raise ValueError(
+            raise ConfigError(
                 f"ModelConfig.composition must be one of {COMPOSITIONS}, got '{config.composition}'"
             )
         if config.time_scale <= 0:
-            raise ValueError(f"ModelConfig.time_scale must be > 0, got {config.time_scale}")
-        self.config = config
+            raise ConfigError(f"ModelConfig.time_scale must be > 0, got {config.time_scale}")
         self.solver = config.solver
         if config.use_ode_encoder:
             self.encoder = ConvEncoder(c, config.base_channels, config.n_downsample, hid)
@@ -269,7 +292,7 @@ class VidODE(nn.Module):
             self.f_theta = ConvODEFunc(hid, n_layers=config.odefunc_layers)
         else:
             if config.n_inputs < 1:
-                raise ValueError(f"ModelConfig.n_inputs must be >= 1, got {config.n_inputs}")
+                raise ConfigError(f"ModelConfig.n_inputs must be >= 1, got {config.n_inputs}")
             # frames and their observed-mask channels, concatenated
             self.encoder = ConvEncoder(config.n_inputs * (c + 1), config.base_channels, config.n_downsample, hid)
         self.f_phi = ConvODEFunc(hid, n_layers=config.odefunc_layers)
@@ -281,7 +304,7 @@ class VidODE(nn.Module):
             ("head_init", config.head_init, HEAD_INITS),
         ):
             if value not in allowed:
-                raise ValueError(f"ModelConfig.{name} must be one of {allowed}, got '{value}'")
+                raise ConfigError(f"ModelConfig.{name} must be one of {allowed}, got '{value}'")
         if config.head_init == "identity":
             last = self.decoder.net[-1]
             nn.init.zeros_(last.weight)
@@ -290,151 +313,74 @@ class VidODE(nn.Module):
                 with torch.no_grad():
                     last.bias[-1] = config.mask_bias_init
 
-    # ------------------------------------------------------------------ checks
-    def _validate(
-        self, inputs: Tensor, input_times: Tensor, query_times: Tensor, mask: Tensor, mode: str | None
-    ) -> str | None:
-        cfg = self.config
-        if inputs.dim() != 5:
-            raise ValueError(f"VidODE: inputs must be [B, T, C, H, W], got shape {tuple(inputs.shape)}")
-        b, t, c, h, w = inputs.shape
-        if c != cfg.in_channels:
-            raise ValueError(f"VidODE: inputs have {c} channels, ModelConfig.in_channels is {cfg.in_channels}")
-        f = 2**cfg.n_downsample
-        if h % f or w % f:
-            raise ValueError(
-                f"VidODE: frame size {h}x{w} must be divisible by 2**n_downsample = {f}"
-            )
-        if input_times.shape != (b, t):
-            raise ValueError(f"VidODE: input_times must be [B, T] = {(b, t)}, got {tuple(input_times.shape)}")
-        if query_times.dim() != 2 or query_times.shape[0] != b or query_times.shape[1] < 1:
-            raise ValueError(f"VidODE: query_times must be [B={b}, K>=1], got {tuple(query_times.shape)}")
-        if mask.shape != (b, t):
-            raise ValueError(f"VidODE: input_mask must be [B, T] = {(b, t)}, got {tuple(mask.shape)}")
-        if not bool(mask.any(dim=1).all()):
-            raise ValueError("VidODE: every sample needs at least one observed input frame (input_mask)")
-        if not cfg.use_ode_encoder and t != cfg.n_inputs:
-            raise ValueError(
-                f"VidODE (ODE-Conv encoder): expects T = ModelConfig.n_inputs = {cfg.n_inputs} inputs, got {t}"
-            )
-        if not (torch.isfinite(query_times).all() and torch.isfinite(input_times[mask]).all()):
-            raise ValueError("VidODE: input_times (observed) and query_times must be finite")
-        if bool((query_times[:, 1:] < query_times[:, :-1]).any()):
-            raise ValueError("VidODE: query_times must be sorted ascending within each sample")
-        # observed input times strictly increasing
-        t_obs = torch.where(mask, input_times, torch.full_like(input_times, float("-inf")))
-        running = torch.cummax(t_obs, dim=1).values
-        if bool((mask[:, 1:] & (input_times[:, 1:] <= running[:, :-1])).any()):
-            raise ValueError("VidODE: observed input_times must be strictly increasing within each sample")
-        if mode is None:
-            return infer_mode(input_times, query_times, mask)
-        if mode not in MODES:
-            raise ValueError(f"VidODE: mode must be one of {MODES} or None, got '{mode}'")
-        last = _last_observed_times(input_times, mask).unsqueeze(1)
-        first = _first_observed_times(input_times, mask).unsqueeze(1)
-        if mode == "extrapolation" and not bool((query_times >= last - _EPS).all()):
-            raise ValueError(
-                "VidODE: mode 'extrapolation' needs every query time at or after the sample's last "
-                "observed input time"
-            )
-        if mode == "interpolation" and not bool(
-            ((query_times >= first - _EPS) & (query_times <= last + _EPS)).all()
-        ):
-            raise ValueError(
-                "VidODE: mode 'interpolation' needs every query time within the sample's observed "
-                "input time range [first, last]"
-            )
-        return mode
+    def fixed_inputs(self) -> int | None:
+        """The ODE-Conv encoder (ablation A) needs exactly ``n_inputs`` frames."""
+        return None if self.config.use_ode_encoder else self.config.n_inputs
 
     # ------------------------------------------------------------------ parts
     def encode(self, inputs: Tensor, input_times: Tensor, mask: Tensor) -> Tensor:
-        """``h_T`` ``[B, hidden, h, w]`` at the last observed input time."""
+        """``h_T`` ``[B, hidden, h, w]`` (float32) at the last observed input time (clip-unit times)."""
         b, t, c, h, w = inputs.shape
         x = torch.where(mask.view(b, t, 1, 1, 1), inputs, torch.zeros((), dtype=inputs.dtype, device=inputs.device))
         if not self.config.use_ode_encoder:
             m = mask.to(inputs.dtype).view(b, t, 1, 1, 1).expand(b, t, 1, h, w)
-            return self.encoder(torch.cat([x, m], dim=2).reshape(b, t * (c + 1), h, w))
+            return self.encoder(torch.cat([x, m], dim=2).reshape(b, t * (c + 1), h, w)).float()
         emb = self.encoder(x.reshape(b * t, c, h, w))
         emb = emb.view(b, t, *emb.shape[1:])
-        times = input_times * self.config.time_scale
-        hstate = emb.new_zeros(b, self.config.hidden_channels, *emb.shape[-2:])
-        t_prev = times[:, 0]
-        seen = torch.zeros(b, dtype=torch.bool, device=inputs.device)
+        # the latent state and its ODE stay float32 under autocast (only the convs run in bf16)
+        dts = encoder_intervals(input_times, mask) * self.config.time_scale
+        steps = step_counts(dts, self.solver)  # one host copy per forward, not one per interval
+        hstate = emb.new_zeros(b, self.config.hidden_channels, *emb.shape[-2:], dtype=torch.float32)
         for i in range(t):
-            m = mask[:, i]
-            dt = torch.where(m & seen, times[:, i] - t_prev, torch.zeros_like(t_prev))
-            h_ode = integrate_intervals(self.f_theta, hstate, dt, self.solver)
-            h_gru = self.gru(emb[:, i], h_ode)
-            hstate = torch.where(m.view(b, 1, 1, 1), h_gru, h_ode)
-            t_prev = torch.where(m, times[:, i], t_prev)
-            seen = seen | m
+            h_ode = integrate_intervals(self.f_theta, hstate, dts[:, i], self.solver, steps[:, i])
+            h_gru = self.gru(emb[:, i], h_ode).float()
+            hstate = torch.where(mask[:, i].view(b, 1, 1, 1), h_gru, h_ode)
         return hstate
 
-    def forward(
-        self,
-        inputs: Tensor,
-        input_times: Tensor,
-        query_times: Tensor,
-        input_mask: Tensor | None = None,
-        mode: str | None = None,
-    ) -> ModelOutput:
-        """Frames at ``query_times``.
+    def decode_states(self, h_last: Tensor, x: ModelInputs) -> Tensor:
+        """``[B, K + 1, hidden, h, w]``: ``h_{s_0}`` then the decoder state at every query time.
 
-        inputs ``[B, T, C, H, W]``; input_times ``[B, T]`` and query_times ``[B, K]``
-        (ascending per sample) in clip units (hours) relative to the clip origin;
-        input_mask ``[B, T]`` bool (None = all observed); mode ``extrapolation`` /
-        ``interpolation`` (checked against the times) or None (inferred; mixed
-        queries are allowed then). Returns frames/difference ``[B, K, C, H, W]``,
-        flow ``[B, K, 2, H, W]`` (pixels) or None, mask ``[B, K, 1, H, W]`` or None.
+        One call of the solver for the whole decoder (:func:`integrate_sequence`).
         """
-        mask = _observed(input_times, input_mask).to(inputs.device)
-        input_times = input_times.to(inputs.dtype)
-        query_times = query_times.to(inputs.dtype)
-        self._validate(inputs, input_times, query_times, mask, mode)
-        scale = self.config.time_scale
+        mask = x.mask
+        t_last = _last_observed_times(x.input_times, mask)
+        t_ref = reference_times(x.input_times, mask, x.query_times)
+        knots = torch.cat([t_last[:, None], t_ref[:, None], x.query_times], dim=1)
+        dts = (knots[:, 1:] - knots[:, :-1]) * self.config.time_scale  # [B, K + 1]
+        states = integrate_sequence(self.f_phi, h_last, dts, self.solver)
+        return states
 
-        h_last = self.encode(inputs, input_times, mask)
-        t_last = _last_observed_times(input_times, mask)
-        t_ref = reference_times(input_times, mask, query_times)
-        x_prev = reference_frames(inputs, input_times, mask, query_times)
+    def prior_offsets(self, x: ModelInputs) -> Tensor | None:
+        """``[B, K, 2, H, W]``: the flow prior's offset at each output, or None (paper).
 
-        # h_{s_0}: the decoder state at the reference frame's time (= h_T for extrapolation)
-        h_prev = integrate_intervals(self.f_phi, h_last, (t_ref - t_last) * scale, self.solver)
-        t_prev = t_ref
+        ``warp_source = reference``: the offset carrying the reference frame to each query time;
+        ``previous``: the offset carrying output ``k - 1`` to output ``k``.
+        """
         cfg = self.config
-        velocity = None
-        if cfg.use_warp and cfg.flow_prior == "advection":
-            velocity = advection_velocity(inputs, input_times, mask).to(inputs.dtype)
-        x_ref = x_prev
-        learned = torch.zeros_like(x_ref[:, :2]) if cfg.use_warp else None
-        frames, diffs, flows, masks = [], [], [], []
-        for k in range(query_times.shape[1]):
-            s = query_times[:, k]
-            h_cur = integrate_intervals(self.f_phi, h_prev, (s - t_prev) * scale, self.solver)
-            raw = self.decoder(h_cur, h_prev)
-            bias, image = None, None
-            if cfg.use_warp and cfg.warp_source == "reference":
-                prior = advection_offset(velocity, s - t_ref) if velocity is not None else 0.0
-                bias, image = learned + prior, x_ref
-            elif velocity is not None:
-                bias = advection_offset(velocity, s - t_prev)
-            x_prev, d, flow, m = compose(raw, x_prev, cfg, flow_bias=bias, warp_image=image)
-            if image is not None:
-                learned = flow - prior
-            frames.append(x_prev)
-            diffs.append(d)
-            flows.append(flow)
-            masks.append(m)
-            h_prev, t_prev = h_cur, s
-        return ModelOutput(
-            frames=torch.stack(frames, 1),
-            difference=torch.stack(diffs, 1),
-            flow=torch.stack(flows, 1) if self.config.use_warp else None,
-            mask=torch.stack(masks, 1) if self.config.use_mask else None,
-        )
+        if not (cfg.use_warp and cfg.flow_prior == "advection"):
+            return None
+        b, k = x.query_times.shape
+        velocity = advection_velocity(x.inputs, x.input_times, x.mask)
+        t_ref = reference_times(x.input_times, x.mask, x.query_times)
+        if cfg.warp_source == "reference":
+            leads = x.query_times - t_ref[:, None]
+        else:
+            knots = torch.cat([t_ref[:, None], x.query_times], dim=1)
+            leads = knots[:, 1:] - knots[:, :-1]
+        offsets = advection_offset(velocity.repeat_interleave(k, dim=0), leads.reshape(-1).float())
+        return offsets.unflatten(0, (b, k)).to(x.inputs.dtype)
+
+    def predict(self, x: ModelInputs) -> ModelOutput:
+        """Encoder (Eq. 1), decoder ODE to every query, G on all K state pairs at once, Psi (Eq. 2)."""
+        h_last = self.encode(x.inputs, x.input_times, x.mask)
+        states = self.decode_states(h_last, x)  # [B, K + 1, ...]
+        b, k = x.query_times.shape
+        raw = self.decoder(states[:, 1:].flatten(0, 1), states[:, :-1].flatten(0, 1)).unflatten(0, (b, k))
+        x0 = reference_frames(x.inputs, x.input_times, x.mask, x.query_times)
+        raw = raw.to(x0.dtype) if raw.dtype != x0.dtype else raw
+        return compose_sequence(raw, x0, self.config, self.prior_offsets(x))
 
 
-@register_model("vid_ode")
 def build_vid_ode(config: ModelConfig) -> VidODE:
-    """Registry factory: ``build_model(ModelConfig(name="vid_ode"))``."""
+    """Factory kept for callers of the old registry: ``VidODE.from_config(config)``."""
     return VidODE(config)

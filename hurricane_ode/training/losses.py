@@ -12,20 +12,21 @@ Terms (L1 terms are means over the valid frames' elements):
   ``X_si`` and ``X_si-1`` are present. Skipped when the model gives no ``difference``.
 * ``g_img`` / ``d_img``  Eq. 3, LS-GAN on single frames: real = valid targets, fake = the
   generated frames at the same positions.
-* ``g_seq`` / ``d_seq``  Eq. 4, LS-GAN on sequences. What is implemented:
-
-  - extrapolation (all targets after the inputs), *as written in Eq. 4*: for each
-    ``i = 1..K`` the real sequence ``X_{t_i:s_i}`` is the sliding window of ``T + 1``
-    frames of ``[inputs; targets]`` ending at ``s_i``; the fake one is the same window
-    with its last frame replaced by the generated ``X_hat_si`` (so it holds real frames
-    up to ``s_{i-1}``). All K windows go through ``D_seq`` in one batch of ``B*K``
-    sequences of fixed length ``T + 1``.
-  - interpolation (the paper gives this only in its supplement): the whole-sequence
-    variant. Real = ``[inputs; targets]`` sorted by time (stable, so a target at an
-    input's time follows it); fake = the same with generated frames in place of the
-    targets. One sequence of ``T + K`` frames per sample.
-
-  Missing targets are kept real in both sequences so they carry no signal.
+* ``g_seq`` / ``d_seq``  Eq. 4, LS-GAN on sequences. What is implemented
+  (:func:`sequence_clips`): real = ``[inputs; targets]`` sorted by time (stable, so a
+  target at an input's time follows it); fake = the same with *every* generated frame in
+  place of its target, as the official code does. The sequence discriminator
+  (:class:`~hurricane_ode.models.discriminators.SequenceDiscriminator`) scores the causal
+  windows of ``T + 1`` frames: for extrapolation only the K windows ending at
+  ``s_1..s_K`` (Eq. 4's windows ``X_{t_i:s_i}``; the windows ending at inputs are the
+  same in both sequences and carry no signal), for interpolation every window.
+  Why all generated frames count as fake (rather than Eq. 4's literal window with real
+  frames up to ``s_{i-1}`` and one generated frame, kept as :func:`sequence_pairs`): it is
+  what the authors train with, it judges the generated sequence as the model will roll
+  it out, and it lets one pass over each sample's ``T + K`` frames replace ``K``
+  overlapping windows. Missing targets are kept real in both sequences so they carry no
+  signal. Real and fake go through each discriminator in one call (a batch
+  concatenation; GroupNorm is per sample, so this equals two calls).
 
 LS-GAN (Mao et al. 2017): the discriminator minimises ``(D(real) - 1)^2 + D(fake)^2``
 (Eq. 3/4 as written, no 1/2 factor); the generator minimises ``(D(fake) - 1)^2``, the
@@ -46,6 +47,7 @@ from torch import Tensor, nn
 from hurricane_ode.config import LossConfig
 from hurricane_ode.data.clips import Clip
 from hurricane_ode.models.base import ModelOutput, reference_frames
+from hurricane_ode.models.discriminators import SequenceDiscriminator
 
 __all__ = [
     "masked_l1",
@@ -54,6 +56,7 @@ __all__ = [
     "target_differences",
     "fill_missing",
     "sequence_pairs",
+    "sequence_clips",
     "lsgan_generator_loss",
     "lsgan_discriminator_loss",
     "generator_loss",
@@ -120,10 +123,12 @@ def fill_missing(frames: Tensor, batch: Clip) -> Tensor:
 def sequence_pairs(
     batch: Clip, frames: Tensor, task: str = "extrapolation"
 ) -> tuple[Tensor, Tensor]:
-    """Real and fake sequences for the sequence discriminator (see module docstring).
+    """Eq. 4 taken literally (not what the training loss uses; see :func:`sequence_clips`).
 
-    frames: generated ``[B, K, C, H, W]``. Returns ``(real, fake)``, each
-    ``[B*K, T+1, C, H, W]`` for extrapolation or ``[B, T+K, C, H, W]`` for interpolation.
+    Extrapolation: for each ``i`` the real window of ``T + 1`` frames of ``[inputs; targets]``
+    ending at ``s_i`` and the same window with only its last frame generated; interpolation:
+    as :func:`sequence_clips`. frames: generated ``[B, K, C, H, W]``. Returns ``(real, fake)``,
+    each ``[B*K, T+1, C, H, W]`` for extrapolation or ``[B, T+K, C, H, W]`` for interpolation.
     """
     if task not in TASKS:
         raise ValueError(f"unknown task '{task}'; expected one of {TASKS}")
@@ -142,6 +147,31 @@ def sequence_pairs(
     rows = torch.arange(b, device=full.device)[:, None]
     fake_full = torch.cat([batch.inputs, fake_targets], dim=1)
     return full[rows, order], fake_full[rows, order]
+
+
+def sequence_clips(batch: Clip, frames: Tensor, task: str = "extrapolation") -> tuple[Tensor, Tensor]:
+    """Real and fake whole sequences ``[B, T+K, C, H, W]``, time-ordered (what the loss scores).
+
+    Real = ``[inputs; targets]``; fake = ``[inputs; generated]`` (missing targets kept real).
+    """
+    if task not in TASKS:
+        raise ValueError(f"unknown task '{task}'; expected one of {TASKS}")
+    fake_targets = fill_missing(frames, batch)
+    full = torch.cat([batch.inputs, batch.targets], dim=1)
+    fake_full = torch.cat([batch.inputs, fake_targets], dim=1)
+    if task == "extrapolation":
+        return full, fake_full
+    times = torch.cat([batch.input_times, batch.target_times], dim=1)
+    order = torch.argsort(times, dim=1, stable=True)
+    rows = torch.arange(full.shape[0], device=full.device)[:, None]
+    return full[rows, order], fake_full[rows, order]
+
+
+def _seq_scores(disc: nn.Module, seq: Tensor, batch: Clip, task: str) -> Tensor:
+    """Scores of ``seq`` ``[N, T+K, ...]``: only the windows ending at the K targets for extrapolation."""
+    if isinstance(disc, SequenceDiscriminator):
+        return disc(seq, last=batch.targets.shape[1] if task == "extrapolation" else None)
+    return disc(seq)
 
 
 def lsgan_generator_loss(scores: Tensor) -> Tensor:
@@ -184,8 +214,8 @@ def generator_loss(
             g_img = lsgan_generator_loss(discriminators["img"](fake_img))
             total = total + weights.lambda_img * g_img
             terms["g_img"] = g_img
-        _, fake_seq = sequence_pairs(batch, out.frames, task)
-        g_seq = lsgan_generator_loss(discriminators["seq"](fake_seq))
+        _, fake_seq = sequence_clips(batch, out.frames, task)
+        g_seq = lsgan_generator_loss(_seq_scores(discriminators["seq"], fake_seq, batch, task))
         total = total + weights.lambda_seq * g_seq
         terms["g_seq"] = g_seq
     for name, value in out.aux_losses.items():
@@ -213,17 +243,17 @@ def discriminator_loss(
     total = frames.new_zeros((), dtype=torch.float32)
     terms: dict[str, Tensor] = {}
     real_img = _valid_frames(batch.targets, batch.target_mask)
-    if real_img.shape[0] > 0:
+    n = real_img.shape[0]
+    if n > 0:
         fake_img = _valid_frames(frames, batch.target_mask).to(real_img.dtype)
-        d_img = lsgan_discriminator_loss(
-            discriminators["img"](real_img), discriminators["img"](fake_img)
-        )
+        scores = discriminators["img"](torch.cat([real_img, fake_img]))  # one call for both
+        d_img = lsgan_discriminator_loss(scores[:n], scores[n:])
         total = total + d_img
         terms["d_img"] = d_img.detach()
-    real_seq, fake_seq = sequence_pairs(batch, frames, task)
-    d_seq = lsgan_discriminator_loss(
-        discriminators["seq"](real_seq), discriminators["seq"](fake_seq)
-    )
+    real_seq, fake_seq = sequence_clips(batch, frames, task)
+    b = real_seq.shape[0]
+    scores = _seq_scores(discriminators["seq"], torch.cat([real_seq, fake_seq.to(real_seq.dtype)]), batch, task)
+    d_seq = lsgan_discriminator_loss(scores[:b], scores[b:])
     total = total + d_seq
     terms["d_seq"] = d_seq.detach()
     return total, terms

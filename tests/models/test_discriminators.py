@@ -54,3 +54,31 @@ def test_build_discriminators_and_errors():
         ds["img"](torch.randn(2, 3, 16, 16))
     with pytest.raises(ValueError, match=r"expects \[B, T, 4, H, W\]"):
         ds["seq"](torch.randn(2, 4, 16, 16))
+
+
+def test_sequence_discriminator_is_a_2d_net_over_frame_windows():
+    torch.manual_seed(0)
+    d = SequenceDiscriminator(2, base_channels=8, window=3)
+    assert not any(isinstance(m, torch.nn.Conv3d) for m in d.modules())
+    assert d.net[0].in_channels == 3 * 2  # a window of 3 frames stacked as channels
+    x = torch.randn(2, 5, 2, 16, 16)
+    full = d(x)
+    assert full.shape == (2, 1, 5, 2, 2)
+    # last=k scores exactly the windows ending at the last k frames
+    assert torch.allclose(d(x, last=2), full[:, :, 3:], atol=1e-6)
+    # causal: the score at frame t does not depend on later frames, and sees only `window` frames
+    y = x.clone()
+    y[:, 4] += 1.0
+    assert torch.allclose(d(y)[:, :, :4], full[:, :, :4]) and not torch.allclose(d(y)[:, :, 4], full[:, :, 4])
+    z = x.clone()
+    z[:, 0] += 1.0
+    assert torch.allclose(d(z)[:, :, 3:], full[:, :, 3:])  # frame 0 is outside windows ending at 3, 4
+    with pytest.raises(ValueError, match="last"):
+        d(x, last=6)
+
+
+def test_build_discriminators_window_follows_n_inputs():
+    ds = build_discriminators(ModelConfig(in_channels=3, n_inputs=4, disc_base_channels=8))
+    assert ds["seq"].window == 5
+    ds = build_discriminators(ModelConfig(in_channels=3, disc_window=2, disc_base_channels=8))
+    assert ds["seq"].window == 2

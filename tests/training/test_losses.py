@@ -173,3 +173,26 @@ def test_generator_gradients_reach_frames_but_discriminator_step_is_detached():
     frames.grad = None
     d_total.backward()
     assert frames.grad is None and d["img"].weight.grad is not None
+
+
+def test_sequence_loss_counts_every_generated_frame_as_fake_and_scores_target_windows():
+    from hurricane_ode.models.discriminators import SequenceDiscriminator
+    from hurricane_ode.training.losses import sequence_clips
+
+    batch = make_batch()
+    gen = torch.randn(B, K, C, H, W)
+    real, fake = sequence_clips(batch, gen, "extrapolation")
+    assert real.shape == fake.shape == (B, T + K, C, H, W)
+    assert torch.equal(fake[:, T:], gen) and torch.equal(fake[:, :T], batch.inputs)
+    seen = []
+    d = SequenceDiscriminator(C, base_channels=4, n_layers=1, window=T + 1)
+    d.register_forward_hook(lambda mod, args, out: seen.append(out.shape))
+    discs = {"img": Const(0.0), "seq": d}
+    generator_loss(ModelOutput(frames=gen), batch, LossConfig(), discs, "extrapolation")
+    assert seen[-1][:3] == (B, 1, K)  # only the K windows that end at a target
+    discriminator_loss(gen, batch, discs, "extrapolation")
+    assert seen[-1][:3] == (2 * B, 1, K)  # real and fake in one call
+    # the one-call D loss equals separate calls
+    real_s, fake_s = d(real, last=K), d(fake, last=K)
+    _, terms = discriminator_loss(gen, batch, discs, "extrapolation")
+    assert terms["d_seq"].item() == pytest.approx(lsgan_discriminator_loss(real_s, fake_s).item(), rel=1e-5)

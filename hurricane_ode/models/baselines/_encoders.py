@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from hurricane_ode.config import ModelConfig, SolverConfig
+from hurricane_ode.models.base import check_inputs
 from hurricane_ode.models.solver import odesolve
 from hurricane_ode.models.vid_ode import ConvEncoder, warp
 
@@ -116,25 +117,13 @@ def check_batch(
     query_times: Tensor,
     input_mask: Tensor | None,
 ) -> Tensor:
-    """Validate a forward call; returns the bool observation mask ``[B, T]``.
+    """Validate a forward call (:func:`~hurricane_ode.models.base.check_inputs`); returns the bool mask ``[B, T]``.
 
-    Errors name the model and the argument. At least one observed frame per sample is required.
+    For models that do not derive from :class:`~hurricane_ode.models.base.ForecastModel`
+    (which validates by itself). Errors name the model and the argument.
     """
-    if inputs.dim() != 5:
-        raise ValueError(f"{name}: inputs must be [B, T, C, H, W], got shape {tuple(inputs.shape)}")
-    b, t, c, h, w = inputs.shape
-    if c != config.in_channels:
-        raise ValueError(f"{name}: inputs have {c} channels, the model was built for {config.in_channels}")
-    if input_times.shape != (b, t):
-        raise ValueError(f"{name}: input_times must be [B={b}, T={t}], got {tuple(input_times.shape)}")
-    if query_times.dim() != 2 or query_times.shape[0] != b or query_times.shape[1] < 1:
-        raise ValueError(f"{name}: query_times must be [B={b}, K>=1], got {tuple(query_times.shape)}")
-    mask = observed_mask(input_times, input_mask)
-    if input_mask is not None and input_mask.shape != (b, t):
-        raise ValueError(f"{name}: input_mask must be [B={b}, T={t}], got {tuple(input_mask.shape)}")
-    if not bool(mask.any(dim=1).all()):
-        raise ValueError(f"{name}: every sample needs at least one observed input frame (input_mask)")
-    return mask
+    check_inputs(name, config, inputs, input_times, query_times, input_mask)
+    return observed_mask(input_times, input_mask)
 
 
 def observed_mask(input_times: Tensor, input_mask: Tensor | None) -> Tensor:

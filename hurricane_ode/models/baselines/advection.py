@@ -40,12 +40,12 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from hurricane_ode.config import ModelConfig
-from hurricane_ode.models.base import ModelOutput, register_model
+from hurricane_ode.errors import ConfigError
+from hurricane_ode.models.base import ForecastModel, ModelInputs, ModelOutput, register_model
 from hurricane_ode.models.baselines._encoders import (
-    check_batch,
     gather_frames,
     last_observed_index,
     warp,
@@ -130,30 +130,25 @@ def semi_lagrangian(frame: Tensor, velocity: Tensor, lead: Tensor) -> Tensor:
     return warp(frame, offset)
 
 
-class Advection(nn.Module):
+@register_model("advection")
+class Advection(ForecastModel):
     """Semi-Lagrangian extrapolation of the last observed frame (see module docstring)."""
 
+    model_name = "advection"
     trainable = False
     """No trainable parameters: the trainer must not build an optimiser for it."""
+    downsamples = False
 
     def __init__(self, config: ModelConfig, local: bool = True, motion: str = "global") -> None:
-        super().__init__()
+        super().__init__(config)
         if motion not in ("global", "pyramid"):
-            raise ValueError(f"Advection: motion must be 'global' or 'pyramid', got {motion!r}")
-        self.config = config
+            raise ConfigError(f"Advection: motion must be 'global' or 'pyramid', got {motion!r}")
         self.local = local
         self.motion = motion
 
-    def forward(
-        self,
-        inputs: Tensor,
-        input_times: Tensor,
-        query_times: Tensor,
-        input_mask: Tensor | None = None,
-        mode: str | None = None,
-    ) -> ModelOutput:
+    def predict(self, x: ModelInputs) -> ModelOutput:
         """inputs ``[B, T, C, H, W]``, times ``[B, T]`` / ``[B, K]`` -> frames ``[B, K, C, H, W]``."""
-        mask = check_batch("advection", self.config, inputs, input_times, query_times, input_mask)
+        inputs, input_times, query_times, mask = x.inputs, x.input_times, x.query_times, x.mask
         b, k = query_times.shape
         i_b = last_observed_index(mask)
         pos = torch.arange(mask.shape[1], device=mask.device)
@@ -179,7 +174,6 @@ class Advection(nn.Module):
         return ModelOutput(frames=frames.unflatten(0, (b, k)))
 
 
-@register_model("advection")
 def build_advection(config: ModelConfig) -> Advection:
     """Factory for :class:`Advection` (phase correlation + Lucas–Kanade motion)."""
     return Advection(config)

@@ -31,6 +31,7 @@ from hurricane_ode.models.baselines.convgru_delta_t import RecurrentFrameModel
 __all__ = ["ConvGRUDecay"]
 
 
+@register_model("convgru_decay")
 class ConvGRUDecay(RecurrentFrameModel):
     """ConvGRU-Decay: per-channel exponential decay of ``h`` over each time gap."""
 
@@ -58,7 +59,6 @@ class ConvGRUDecay(RecurrentFrameModel):
         return h * self.decay(dt, phase).to(h.dtype)
 
 
-@register_model("convgru_decay")
 def build_convgru_decay(config: ModelConfig) -> ConvGRUDecay:
     """Factory for :class:`ConvGRUDecay`."""
     return ConvGRUDecay(config)

@@ -24,16 +24,15 @@ loops run over time steps.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from hurricane_ode.config import ModelConfig
-from hurricane_ode.models.base import ModelOutput, register_model
+from hurricane_ode.models.base import ForecastModel, ModelInputs, ModelOutput, register_model
 from hurricane_ode.models.baselines._encoders import (
     ConvDecoder,
-    check_batch,
     frame_encoder,
     gather_frames,
     last_observed_index,
@@ -44,7 +43,7 @@ from hurricane_ode.models.convgru import ConvGRUCell
 __all__ = ["ConvGRUDeltaT", "RecurrentFrameModel"]
 
 
-class RecurrentFrameModel(nn.Module, ABC):
+class RecurrentFrameModel(ForecastModel):
     """Shared skeleton of the ConvGRU-Δt / ConvGRU-Decay baselines.
 
     Subclasses define how the time gap enters: :meth:`_cell_input` (extra input
@@ -54,12 +53,10 @@ class RecurrentFrameModel(nn.Module, ABC):
 
     extra_channels = 0
     model_name = "recurrent"
-    trainable = True
 
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
+        super().__init__(config)
         latent_grid(config)  # validates image_size vs n_downsample
-        self.config = config
         c, hid = config.in_channels, config.hidden_channels
         self.encoder = frame_encoder(c, config)
         self.enc_cell = ConvGRUCell(hid + self.extra_channels, hid)
@@ -74,20 +71,10 @@ class RecurrentFrameModel(nn.Module, ABC):
     def _transition(self, h: Tensor, dt: Tensor, phase: str) -> Tensor:
         """The hidden state carried across a gap ``dt`` (``phase``: ``encode`` or ``decode``)."""
 
-    def forward(
-        self,
-        inputs: Tensor,
-        input_times: Tensor,
-        query_times: Tensor,
-        input_mask: Tensor | None = None,
-        mode: str | None = None,
-    ) -> ModelOutput:
+    def predict(self, x: ModelInputs) -> ModelOutput:
         """inputs ``[B, T, C, H, W]``, times ``[B, T]`` / ``[B, K]`` (clip units) -> frames ``[B, K, C, H, W]``."""
-        mask = check_batch(self.model_name, self.config, inputs, input_times, query_times, input_mask)
-        b, t = input_times.shape
-        scale = self.config.time_scale
-        ts = input_times.to(inputs.dtype) * scale
-        qs = query_times.to(inputs.dtype) * scale
+        inputs, mask, ts, qs = x.inputs, x.mask, x.times, x.queries
+        b, t = ts.shape
         emb = self.encoder(inputs.flatten(0, 1)).unflatten(0, (b, t))
         h = emb.new_zeros(b, self.config.hidden_channels, *emb.shape[-2:])
         prev_t = ts.new_zeros(b)
@@ -109,6 +96,7 @@ class RecurrentFrameModel(nn.Module, ABC):
         return ModelOutput(frames=torch.stack(frames, dim=1))
 
 
+@register_model("convgru_delta_t")
 class ConvGRUDeltaT(RecurrentFrameModel):
     """ConvGRU-Δt: the gap since the previous observation is an extra input plane."""
 
@@ -123,7 +111,6 @@ class ConvGRUDeltaT(RecurrentFrameModel):
         return h
 
 
-@register_model("convgru_delta_t")
 def build_convgru_delta_t(config: ModelConfig) -> ConvGRUDeltaT:
     """Factory for :class:`ConvGRUDeltaT`."""
     return ConvGRUDeltaT(config)

@@ -34,11 +34,10 @@ import torch
 from torch import Tensor, nn
 
 from hurricane_ode.config import ModelConfig
-from hurricane_ode.models.base import ModelOutput, register_model
+from hurricane_ode.models.base import ForecastModel, ModelInputs, ModelOutput, register_model
 from hurricane_ode.models.baselines._encoders import (
     ConvDecoder,
     VectorODEFunc,
-    check_batch,
     frame_encoder,
     last_observed_index,
     latent_grid,
@@ -57,15 +56,15 @@ def gaussian_kl(mean: Tensor, logvar: Tensor) -> Tensor:
     return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1)
 
 
-class LatentODE(nn.Module):
+@register_model("latent_ode")
+class LatentODE(ForecastModel):
     """Latent ODE with an ODE-ConvGRU recognition network (see module docstring)."""
 
-    trainable = True
+    model_name = "latent_ode"
 
     def __init__(self, config: ModelConfig, kl_weight: float = 1.0) -> None:
-        super().__init__()
+        super().__init__(config)
         gh, gw = latent_grid(config)
-        self.config = config
         self.kl_weight = kl_weight
         c, hid, dim = config.in_channels, config.hidden_channels, config.hidden_channels
         self.latent_dim = dim
@@ -96,20 +95,10 @@ class LatentODE(nn.Module):
         mean, logvar = self.to_posterior(h.flatten(1)).chunk(2, dim=-1)
         return mean, logvar.clamp(-10.0, 10.0)
 
-    def forward(
-        self,
-        inputs: Tensor,
-        input_times: Tensor,
-        query_times: Tensor,
-        input_mask: Tensor | None = None,
-        mode: str | None = None,
-    ) -> ModelOutput:
+    def predict(self, x: ModelInputs) -> ModelOutput:
         """inputs ``[B, T, C, H, W]``, times ``[B, T]`` / ``[B, K]`` (clip units) -> frames ``[B, K, C, H, W]``."""
-        mask = check_batch("latent_ode", self.config, inputs, input_times, query_times, input_mask)
-        scale = self.config.time_scale
-        ts = input_times.to(inputs.dtype) * scale
-        qs = query_times.to(inputs.dtype) * scale
-        mean, logvar = self.encode(inputs, ts, mask)
+        qs = x.queries
+        mean, logvar = self.encode(x.inputs, x.times, x.mask)
         z0 = mean + torch.randn_like(mean) * (0.5 * logvar).exp() if self.training else mean
         zs = solve_at_times(self.latent_func, z0, qs, self.config.solver)  # [B, K, D]
         b, k = qs.shape
@@ -120,7 +109,6 @@ class LatentODE(nn.Module):
         return ModelOutput(frames=frames, aux_losses={"kl": kl})
 
 
-@register_model("latent_ode")
 def build_latent_ode(config: ModelConfig) -> LatentODE:
     """Factory for :class:`LatentODE` (``kl_weight`` 1.0, see module docstring)."""
     return LatentODE(config)

@@ -34,10 +34,9 @@ import torch
 from torch import Tensor, nn
 
 from hurricane_ode.config import ModelConfig
-from hurricane_ode.models.base import ModelOutput, register_model
+from hurricane_ode.models.base import ForecastModel, ModelInputs, ModelOutput, register_model
 from hurricane_ode.models.baselines._encoders import (
     ConvDecoder,
-    check_batch,
     frame_encoder,
     gather_frames,
     latent_grid,
@@ -72,15 +71,15 @@ def _first_two_observed(mask: Tensor) -> tuple[Tensor, Tensor]:
     return first, torch.where(second < t, second, first)
 
 
-class ODE2VAE(nn.Module):
+@register_model("ode2vae")
+class ODE2VAE(ForecastModel):
     """Second-order latent ODE VAE with conv encoders/decoder (see module docstring)."""
 
-    trainable = True
+    model_name = "ode2vae"
 
     def __init__(self, config: ModelConfig, kl_weight: float = 1.0) -> None:
-        super().__init__()
+        super().__init__(config)
         gh, gw = latent_grid(config)
-        self.config = config
         self.kl_weight = kl_weight
         c, hid, dim = config.in_channels, config.hidden_channels, config.hidden_channels
         self.dim = dim
@@ -94,19 +93,9 @@ class ODE2VAE(nn.Module):
         self.from_latent = nn.Linear(dim, flat)
         self.decoder = ConvDecoder(hid, c, config.base_channels, config.n_downsample)
 
-    def forward(
-        self,
-        inputs: Tensor,
-        input_times: Tensor,
-        query_times: Tensor,
-        input_mask: Tensor | None = None,
-        mode: str | None = None,
-    ) -> ModelOutput:
+    def predict(self, x: ModelInputs) -> ModelOutput:
         """inputs ``[B, T, C, H, W]``, times ``[B, T]`` / ``[B, K]`` (clip units) -> frames ``[B, K, C, H, W]``."""
-        mask = check_batch("ode2vae", self.config, inputs, input_times, query_times, input_mask)
-        scale = self.config.time_scale
-        ts = input_times.to(inputs.dtype) * scale
-        qs = query_times.to(inputs.dtype) * scale
+        inputs, mask, ts, qs = x.inputs, x.mask, x.times, x.queries
         b = inputs.shape[0]
         i0, i1 = _first_two_observed(mask)
         x0, x1 = gather_frames(inputs, i0), gather_frames(inputs, i1)
@@ -134,7 +123,6 @@ class ODE2VAE(nn.Module):
         return ModelOutput(frames=frames, aux_losses={"kl": self.kl_weight * kl / n_values})
 
 
-@register_model("ode2vae")
 def build_ode2vae(config: ModelConfig) -> ODE2VAE:
     """Factory for :class:`ODE2VAE` (``kl_weight`` 1.0, see module docstring)."""
     return ODE2VAE(config)

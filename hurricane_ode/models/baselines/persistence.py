@@ -14,11 +14,10 @@ optimiser (evaluation only). Times are only compared, so ``time_scale`` is irrel
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from hurricane_ode.config import ModelConfig
-from hurricane_ode.models.base import ModelOutput, register_model
-from hurricane_ode.models.baselines._encoders import check_batch
+from hurricane_ode.models.base import ForecastModel, ModelInputs, ModelOutput, register_model
 
 __all__ = ["Persistence", "latest_observed_indices"]
 
@@ -36,32 +35,22 @@ def latest_observed_indices(input_times: Tensor, mask: Tensor, query_times: Tens
     return torch.where(last >= 0, last, first[:, None].expand_as(last))
 
 
-class Persistence(nn.Module):
+@register_model("persistence")
+class Persistence(ForecastModel):
     """Repeat the latest observed input frame at every query time (no parameters)."""
 
+    model_name = "persistence"
     trainable = False
     """No trainable parameters: the trainer must not build an optimiser for it."""
+    downsamples = False
 
-    def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.config = config
-
-    def forward(
-        self,
-        inputs: Tensor,
-        input_times: Tensor,
-        query_times: Tensor,
-        input_mask: Tensor | None = None,
-        mode: str | None = None,
-    ) -> ModelOutput:
+    def predict(self, x: ModelInputs) -> ModelOutput:
         """inputs ``[B, T, C, H, W]``, times ``[B, T]`` / ``[B, K]`` -> frames ``[B, K, C, H, W]``."""
-        mask = check_batch("persistence", self.config, inputs, input_times, query_times, input_mask)
-        idx = latest_observed_indices(input_times, mask, query_times)
-        rows = torch.arange(inputs.shape[0], device=inputs.device)[:, None]
-        return ModelOutput(frames=inputs[rows, idx])
+        idx = latest_observed_indices(x.input_times, x.mask, x.query_times)
+        rows = torch.arange(x.inputs.shape[0], device=x.inputs.device)[:, None]
+        return ModelOutput(frames=x.inputs[rows, idx])
 
 
-@register_model("persistence")
 def build_persistence(config: ModelConfig) -> Persistence:
     """Factory for :class:`Persistence`."""
     return Persistence(config)

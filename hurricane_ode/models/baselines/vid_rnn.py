@@ -36,57 +36,52 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor, nn
 
 from hurricane_ode.config import ModelConfig, SamplingConfig
-from hurricane_ode.models.base import ModelOutput, reference_frames, register_model
-from hurricane_ode.models.baselines._encoders import (
-    check_batch,
-    frame_encoder,
-    last_observed_index,
-    latent_grid,
+from hurricane_ode.errors import ConfigError
+from hurricane_ode.models.base import (
+    ForecastModel,
+    ModelInputs,
+    ModelOutput,
+    reference_frames,
+    register_model,
 )
+from hurricane_ode.models.baselines._encoders import frame_encoder, last_observed_index, latent_grid
 from hurricane_ode.models.convgru import ConvGRUCell
 from hurricane_ode.models.vid_ode import ConvDecoder as VidODEDecoder
-from hurricane_ode.models.vid_ode import compose
+from hurricane_ode.models.vid_ode import compose_sequence
 
 __all__ = ["VidRNN"]
 
 
-class VidRNN(nn.Module):
+@register_model("vid_rnn")
+class VidRNN(ForecastModel):
     """Vid-ODE architecture with ConvGRUs in place of the ODEs (see module docstring)."""
 
-    trainable = True
+    model_name = "vid_rnn"
+    sorted_queries = False
 
     def __init__(self, config: ModelConfig, step: float = SamplingConfig.frame_interval_h) -> None:
-        super().__init__()
+        super().__init__(config)
         latent_grid(config)
         if not step > 0:
-            raise ValueError(f"VidRNN: step must be > 0 (clip time units), got {step}")
-        self.config = config
+            raise ConfigError(f"VidRNN: step must be > 0 (clip time units), got {step}")
         self.step = float(step)
         c, hid = config.in_channels, config.hidden_channels
         self.encoder = frame_encoder(c, config)
         self.enc_cell = ConvGRUCell(hid, hid)
         self.dec_cell = ConvGRUCell(1, hid)
         if config.composition not in ("paper", "residual"):
-            raise ValueError(
+            raise ConfigError(
                 f"ModelConfig.composition must be 'paper' or 'residual', got '{config.composition}'"
             )
         n_out = c + 2 * config.use_warp + config.use_mask
         # Vid-ODE's own decoder G(h, h_prev): same architecture, only the dynamics differ.
         self.generator = VidODEDecoder(hid, config.base_channels, config.n_downsample, n_out)
 
-    def forward(
-        self,
-        inputs: Tensor,
-        input_times: Tensor,
-        query_times: Tensor,
-        input_mask: Tensor | None = None,
-        mode: str | None = None,
-    ) -> ModelOutput:
+    def predict(self, x: ModelInputs) -> ModelOutput:
         """inputs ``[B, T, C, H, W]``, times ``[B, T]`` / ``[B, K]`` (clip units) -> frames ``[B, K, C, H, W]``."""
-        mask = check_batch("vid_rnn", self.config, inputs, input_times, query_times, input_mask)
+        inputs, input_times, query_times, mask = x.inputs, x.input_times, x.query_times, x.mask
         b, t, c = inputs.shape[:3]
         emb = self.encoder(inputs.flatten(0, 1)).unflatten(0, (b, t))
         h = emb.new_zeros(b, self.config.hidden_channels, *emb.shape[-2:])
@@ -107,25 +102,13 @@ class VidRNN(nn.Module):
         rows = torch.arange(b, device=inputs.device)[:, None]
         hq = (1 - w) * hs[rows, lo] + w * hs[rows, lo + 1]  # [B, K, hid, h', w']
 
-        x_prev = reference_frames(inputs, input_times, mask, query_times)
-        h_prev = h
-        frames, diffs, flows, masks = [], [], [], []
-        for k in range(hq.shape[1]):
-            x_prev, d, flow, m = compose(self.generator(hq[:, k], h_prev), x_prev, self.config)
-            frames.append(x_prev)
-            diffs.append(d)
-            flows.append(flow)
-            masks.append(m)
-            h_prev = hq[:, k]
-        return ModelOutput(
-            frames=torch.stack(frames, 1),
-            difference=torch.stack(diffs, 1),
-            flow=torch.stack(flows, 1) if self.config.use_warp else None,
-            mask=torch.stack(masks, 1) if self.config.use_mask else None,
-        )
+        # G per query time (tests hook it per query); the composition is Vid-ODE's own
+        h_prevs = torch.cat([h[:, None], hq[:, :-1]], dim=1)
+        raw = torch.stack([self.generator(hq[:, k], h_prevs[:, k]) for k in range(hq.shape[1])], 1)
+        x0 = reference_frames(inputs, input_times, mask, query_times)
+        return compose_sequence(raw, x0, self.config)
 
 
-@register_model("vid_rnn")
 def build_vid_rnn(config: ModelConfig) -> VidRNN:
     """Factory for :class:`VidRNN` (``step`` = ``SamplingConfig.frame_interval_h``)."""
     return VidRNN(config)
