@@ -90,7 +90,7 @@ class DataConfig:
     source: str = "tiles"
     """Registered clip source: ``tiles`` (a Zarr tile store), ``bouncing_balls``, ``video_folder`` ..."""
     path: str | None = None
-    """Tile store / dataset root. ``None`` with ``tiles`` uses the built-in demo world."""
+    """Tile store / dataset root (required for ``tiles``: ``hurricane-ode prepare`` writes one)."""
     basin: str = "natl"
     """Basin group inside the tile store."""
     variables: list[str] = field(default_factory=lambda: ["U850", "V850", "PSL"])
@@ -112,6 +112,16 @@ class DataConfig:
     """Video sources, train split only: random horizontal flip + rotation in [-10, 10] degrees."""
     n_videos: int | None = None
     """Generated video sources (``bouncing_balls``): videos per split; ``None`` = 1000 train / 50 test."""
+    paths: list[str] = field(default_factory=list)
+    """``tiles``: several tile stores combined into one training set (each ``STORE`` or
+    ``STORE::BASIN``; default basin ``basin``); statistics pooled over their train periods;
+    validation uses the first. Empty: ``path`` alone."""
+    crop: tuple[int, int] | None = None
+    """``tiles``, train split: random ``(H, W)`` crops of the basin (e.g. 64 x 64; the paper
+    trains on 64 x 64 sub-images); ``None``: whole basins. Validation always sees whole basins."""
+    storm_crop_prob: float = 0.0
+    """``tiles`` with ``crop``: probability that a crop is centred on a storm (track points of
+    ``sampling.tracks``, else the PSL minimum below ``sampling.psl_threshold_pa``)."""
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
 
 

@@ -7,24 +7,43 @@ never through ``numpy.datetime64`` (a ``noleap`` year has no 29 February).
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import cftime
 import numpy as np
 
-__all__ = ["parse_time", "parse_times", "hours_between", "to_cftime"]
+__all__ = ["parse_time", "parse_times", "hours_between", "to_cftime", "calendar_of", "ISO_TIME"]
 
-_ISO = re.compile(
-    r"^\s*(\d{1,4})-(\d{1,2})-(\d{1,2})"
+#: ISO time ``YYYY-MM-DD[THH[:MM[:SS]]]`` (the one regex for user and CSV times)
+ISO_TIME = _ISO = re.compile(
+    r"^\s*(-?\d{1,4})-(\d{1,2})-(\d{1,2})"
     r"(?:[T ](\d{1,2})(?::(\d{1,2})(?::(\d{1,2}))?)?)?\s*$"
 )
 _STEP = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|hr|hours?|m|min|minutes?|d|days?)\s*$", re.I)
 
 
-def parse_time(text: str, calendar: str = "noleap") -> cftime.datetime:
-    """``'2005-08-28T06'``, ``'2005-08-28T06:30'`` or ``'2005-08-28 06:00:00'`` -> cftime in ``calendar``."""
+def parse_time(
+    text: str, calendar: str = "noleap", has_year_zero: bool | None = None
+) -> cftime.datetime:
+    """``'2005-08-28T06'``, ``'2005-08-28T06:30'`` or ``'2005-08-28 06:00:00'`` -> cftime.
+
+    Parameters
+    ----------
+    text
+        ISO time ``YYYY-MM-DD[THH[:MM[:SS]]]`` (``T`` or a space between date and time).
+    calendar
+        CF calendar of the result.
+    has_year_zero
+        Passed to :class:`cftime.datetime` when given.
+
+    Returns
+    -------
+    cftime.datetime
+    """
     m = _ISO.match(str(text))
     if not m:
         raise ValueError(
@@ -32,7 +51,8 @@ def parse_time(text: str, calendar: str = "noleap") -> cftime.datetime:
         )
     y, mo, d, h, mi, s = (int(g) if g else 0 for g in m.groups())
     try:
-        return cftime.datetime(y, mo, d, h, mi, s, calendar=calendar)
+        kw = {} if has_year_zero is None else {"has_year_zero": has_year_zero}
+        return cftime.datetime(y, mo, d, h, mi, s, calendar=calendar, **kw)
     except ValueError as exc:
         raise ValueError(f"time '{text}' does not exist in the '{calendar}' calendar: {exc}") from None
 
@@ -80,26 +100,122 @@ def parse_times(spec: str | Sequence[str], calendar: str = "noleap") -> list[cft
     return sorted(set(out))
 
 
-def to_cftime(values: Iterable, calendar: str) -> list[cftime.datetime]:
-    """cftime objects / ISO strings -> cftime datetimes in ``calendar``."""
-    out = []
-    for v in values:
-        if isinstance(v, str):
-            out.append(parse_time(v, calendar))
-        elif isinstance(v, cftime.datetime):
-            if v.calendar and calendar and v.calendar != calendar:
-                raise ValueError(f"time {v} is in calendar '{v.calendar}', the data uses '{calendar}'")
-            out.append(v)
-        else:
-            raise TypeError(f"cannot interpret {v!r} as a time in calendar '{calendar}'; give ISO strings or cftime")
-    return out
+def _one_time(v: Any, calendar: str) -> cftime.datetime:
+    if isinstance(v, str):
+        return parse_time(v, calendar)
+    if isinstance(v, cftime.datetime):
+        if v.calendar and calendar and v.calendar != calendar:
+            raise ValueError(f"time {v} is in calendar '{v.calendar}', the data uses '{calendar}'")
+        return v
+    if isinstance(v, np.datetime64 | _dt.datetime) or type(v).__name__ == "Timestamp":
+        ts = v if isinstance(v, _dt.datetime) else _dt.datetime.fromisoformat(
+            str(np.datetime_as_string(np.datetime64(v, "us")))
+        )
+        try:
+            return cftime.datetime(ts.year, ts.month, ts.day, ts.hour, ts.minute, ts.second,
+                                   ts.microsecond, calendar=calendar)  # fmt: skip
+        except ValueError as exc:
+            raise ValueError(f"time {v} does not exist in the '{calendar}' calendar: {exc}") from None
+    raise TypeError(
+        f"cannot interpret {v!r} as a time in calendar '{calendar}'; give ISO strings, cftime, "
+        "numpy.datetime64, pandas Timestamps or a DataArray of times"
+    )
 
 
-def hours_between(times: Sequence[cftime.datetime], origin: cftime.datetime) -> np.ndarray:
-    """Float hours from ``origin`` to each time, computed in the times' own calendar.
+def to_cftime(values: Any, calendar: str) -> list[cftime.datetime]:
+    """Times of any accepted kind -> cftime datetimes in ``calendar``.
 
-    The same arithmetic as :func:`hurricane_ode.data.sampling.hours_since` (one implementation).
+    Parameters
+    ----------
+    values
+        One time or an iterable / array / :class:`xarray.DataArray` of them: ISO strings,
+        cftime datetimes (must already be in ``calendar``), ``numpy.datetime64``,
+        ``datetime.datetime`` or pandas ``Timestamp`` (field by field, so 2005-08-28T06 stays
+        2005-08-28T06 in any calendar; a date the calendar lacks is refused).
+    calendar
+        The data's CF calendar.
+
+    Returns
+    -------
+    list of cftime.datetime
     """
-    from hurricane_ode.data.sampling import hours_since
+    if hasattr(values, "dims") and hasattr(values, "values"):  # xarray.DataArray / Variable
+        values = values.values
+    if isinstance(values, str | cftime.datetime | np.datetime64 | _dt.datetime):
+        values = [values]
+    arr = np.asarray(values, dtype=object) if not isinstance(values, list) else values
+    items = list(arr.ravel()) if isinstance(arr, np.ndarray) else list(arr)
+    return [_one_time(v, calendar) for v in items]
 
-    return hours_since(list(times), origin)
+
+def calendar_of(obj: Any, default: str = "standard") -> str:
+    """The CF calendar of a Dataset, DataArray of times or sequence of times.
+
+    Parameters
+    ----------
+    obj
+        An :class:`xarray.Dataset` (its ``time``), a DataArray of times, or times.
+    default
+        Returned for ``numpy.datetime64`` times without a recorded calendar.
+
+    Returns
+    -------
+    str
+        From the time encoding, then the ``calendar`` attribute, then the values.
+    """
+    if hasattr(obj, "data_vars"):
+        if "time" not in obj.variables:
+            raise ValueError("calendar_of: the dataset has no 'time' variable")
+        obj = obj["time"]
+    if hasattr(obj, "encoding"):
+        cal = obj.encoding.get("calendar") or obj.attrs.get("calendar")
+        if cal:
+            return str(cal)
+        obj = obj.values
+    arr = np.asarray(obj)
+    if arr.size and arr.dtype == object:
+        cal = getattr(arr.ravel()[0], "calendar", None)
+        if cal:
+            return str(cal)
+    return default
+
+
+def hours_between(times: Any, origin: Any) -> np.ndarray:
+    """Float hours from ``origin`` to each time, in the times' own calendar.
+
+    Parameters
+    ----------
+    times
+        cftime datetimes (any CF calendar: in ``noleap`` 28 Feb 21:00 -> 1 Mar 00:00 is 3 h),
+        ``datetime.datetime`` objects or a ``numpy.datetime64`` array (already proleptic
+        Gregorian; nothing is ever converted *to* datetime64).
+    origin
+        A time of the same kind.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, the shape of ``times``.
+    """
+    if hasattr(times, "dims") and hasattr(times, "values"):
+        times = times.values
+    arr = np.asarray(times) if not isinstance(times, list) else np.asarray(times, dtype=object)
+    if np.issubdtype(arr.dtype, np.datetime64):
+        if not isinstance(origin, np.datetime64 | _dt.datetime):
+            raise TypeError(
+                f"hours_between: times are numpy datetime64 but origin is {type(origin).__name__}"
+            )
+        return ((arr - np.datetime64(origin)) / np.timedelta64(1, "us")).astype(np.float64) / 3.6e9
+    out = np.empty(arr.size, dtype=np.float64)
+    for k, t in enumerate(arr.ravel()):
+        try:
+            delta = t - origin
+        except TypeError as exc:
+            raise ValueError(
+                f"hours_between: cannot subtract origin {origin!r} from time {t!r} "
+                f"(both must be datetimes of the same calendar): {exc}"
+            ) from exc
+        if not isinstance(delta, _dt.timedelta):
+            raise TypeError(f"hours_between: time {t!r} minus origin is not a timedelta ({delta!r})")
+        out[k] = delta / _dt.timedelta(hours=1)
+    return out.reshape(arr.shape)

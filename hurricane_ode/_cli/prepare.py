@@ -6,8 +6,9 @@ import argparse
 
 HELP = "tile CAM5 U850/V850/PSL files into a Zarr store, one group per ocean basin"
 DESCRIPTION = (
-    "Cut 60x160-degree basin tiles out of CAM5 history files (optionally regridded "
-    "conservatively to H x W cells) and write them, with per-variable normalisation statistics, "
+    "Cut 60x160-degree basin tiles out of CAM5 history files at the data's native resolution "
+    "(a basin at 1 degree is 60x160 cells, at 0.5 degree 120x320; --shape or --resolution coarsen "
+    "on purpose, conservatively and NaN-aware) and write them, with per-variable normalisation statistics, "
     "to a Zarr store with one group per basin. Streams with dask; an interrupted run resumes "
     "from <output>.tmp when re-run with the same arguments."
 )
@@ -24,12 +25,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--shape", nargs=2, type=int, metavar=("H", "W"),
-        help="regrid each tile conservatively to H x W cells (default: native grid)",
+        help="coarsen each tile conservatively to H x W cells (default: native grid)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--resolution", type=float, metavar="DEG",
+        help="coarsen each tile to cells of DEG degrees (instead of --shape)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--min-valid-fraction", type=float, default=0.5, metavar="F",
+        help="when coarsening, a cell is missing only if less than F of its area is valid "
+        "(default 0.5)",
     )  # fmt: skip
     parser.add_argument("--output", metavar="STORE", help="output Zarr store, e.g. tiles.zarr")
     parser.add_argument(
         "--scheduler", metavar="ADDRESS",
-        help="dask.distributed scheduler address (tcp://host:8786) or threads/processes/sync",
+        help="threads (default), processes, sync, local[:N] (a dask.distributed LocalCluster of "
+        "N worker processes) or a scheduler address tcp://host:8786",
     )  # fmt: skip
     parser.add_argument(
         "--time-chunk", type=int, default=8, metavar="N", help="time steps per Zarr chunk"
@@ -61,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
     from hurricane_ode.data.store import prepare_tiles, read_norm_stats
 
     basins = args.basin or ["natl"]
+    if args.shape and args.resolution is not None:
+        raise ValueError("give --shape or --resolution, not both")
+    if not 0.0 < args.min_valid_fraction <= 1.0:
+        raise ValueError(f"--min-valid-fraction must be in (0, 1], got {args.min_valid_fraction}")
     path = prepare_tiles(
         args.input,
         basins,
@@ -70,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.quiet,
         time_chunk=args.time_chunk,
+        resolution=args.resolution,
+        min_valid_fraction=args.min_valid_fraction,
     )
     print(f"tile store: {path}")
     from hurricane_ode.data.basins import get_basin
@@ -82,4 +99,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"  {name}: {ds.sizes['time']} times x {ds.sizes['lat']} x {ds.sizes['lon']}  ({stats})"
         )
+        n_missing, when = int(ds.attrs.get("missing_cells", 0)), ds.attrs.get("missing_times", [])
+        if n_missing:
+            shown = ", ".join(map(str, when[:5])) + (" ..." if len(when) > 5 else "")
+            count = int(ds.attrs.get("missing_time_count", len(when)))
+            print(f"  {name}: {n_missing} missing cells (all variables) at {count} time(s): {shown}")
     return 0

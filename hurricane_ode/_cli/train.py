@@ -67,6 +67,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="dataset root: a tile store, or the local copy of a video dataset (overrides data.path)",
     )
     parser.add_argument(
+        "--stores",
+        metavar="STORE[::BASIN]",
+        nargs="+",
+        default=None,
+        help="several tile stores (or basins) combined into one training set (overrides "
+        "data.paths); normalisation statistics pooled over their train periods",
+    )
+    parser.add_argument(
+        "--crop",
+        metavar=("H", "W"),
+        type=int,
+        nargs=2,
+        default=None,
+        help="train on random H x W crops of the basin tiles, e.g. --crop 64 64 (data.crop); "
+        "validation keeps whole basins",
+    )
+    parser.add_argument(
+        "--storm-crop-prob",
+        metavar="P",
+        type=float,
+        default=None,
+        help="probability that a crop is centred on a storm (data.storm_crop_prob)",
+    )
+    parser.add_argument(
         "--set",
         metavar="KEY=VALUE",
         action="append",
@@ -119,6 +143,20 @@ def run(args: argparse.Namespace) -> int:
         values["data"]["source"] = name
     if args.path is not None:
         values["data"]["path"] = args.path
+    if args.stores is not None:
+        values["data"]["paths"] = list(args.stores)
+    if args.crop is not None:
+        values["data"]["crop"] = list(args.crop)
+    if args.storm_crop_prob is not None:
+        values["data"]["storm_crop_prob"] = args.storm_crop_prob
+    data = values["data"]
+    if data["source"] == "tiles" and data.get("path") is None and not data.get("paths"):
+        import sys
+
+        from hurricane_ode.demo import demo_tiles
+
+        data["path"] = str(demo_tiles(progress=not args.quiet))
+        print(f"data.path is null: training on the demo world's tiles {data['path']}", file=sys.stderr)
     train_values = values["train"]
     if args.output_dir is not None:
         train_values["output_dir"] = args.output_dir

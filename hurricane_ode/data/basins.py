@@ -14,22 +14,9 @@ at most two slices of the source, so dask arrays stay lazy.
 
 A grid cell belongs to a box when its centre lies in ``[lat_min, lat_max) x [lon_min, lon_max)``.
 
-Regridding (``shape=(H, W)``) is first-order conservative on the sphere: each target cell is the
-area-weighted mean of the source cells it overlaps (weights: overlap in ``sin(lat)`` times overlap
-in longitude; separable, so it is two small dense matrices applied with :func:`xarray.dot`).
-When the source grid divides the target grid this is exactly area-weighted block averaging;
-otherwise cells are split by their overlap fraction. Area means (and hence the area-integrated
-pressure deficit of a cyclone) are preserved. The *depth* of a point minimum is not: a
-coarse cell averages the vortex core with its surroundings. For a Gaussian pressure dip of
-e-folding radius ``sigma`` and square cells ``a`` degrees wide, the retained fraction of the
-central deficit is ``F(a/2)**2`` when the centre sits mid-cell and ``F(a)**2`` in the worst case
-(centre on a cell corner), with ``F(x) = sqrt(pi/2) (sigma/x) erf(x / (sqrt(2) sigma))``:
-for sigma = 2 deg and a = 2.5 deg that is 88 % and 63 %. The minimum never deepens and stays
-in a cell touching the true centre. tests/data/test_basins.py checks these numbers on a
-synthetic vortex. Choose ``shape`` so that cells stay well below the vortex radius if the
-central pressure matters (CAM5 at 0.25 deg -> 128 x 128 tiles gives 0.47 x 1.25 deg cells).
-We keep PSL conservative (no min-preserving special case) so that wind and
-pressure remain consistent averages of the same area, which is what the model learns from.
+Tiles are at the data's native resolution unless ``shape``/``resolution`` coarsens them on
+purpose: conservatively and NaN-aware (:mod:`hurricane_ode.data.regrid`, which also states how
+much of a vortex's central depth a given cell size keeps).
 """
 
 from __future__ import annotations
@@ -44,6 +31,14 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 import yaml
+
+from hurricane_ode.data.regrid import (
+    MIN_VALID_FRACTION,
+    basin_weights,
+    cell_edges,
+    conservative_weights,
+    regrid_block,
+)
 
 __all__ = [
     "Basin",
@@ -113,7 +108,8 @@ class Basin:
         """True when the two boxes share a region of non-zero area (longitude taken modulo 360)."""
         if min(self.lat_max, other.lat_max) - max(self.lat_min, other.lat_min) <= _EPS:
             return False
-        for shift in (-360.0, 0.0, 360.0):
+        base = 360.0 * round((self.lon_min - other.lon_min) / 360.0)  # any whole-turn offset
+        for shift in (base - 360.0, base, base + 360.0):
             lo = max(self.lon_min, other.lon_min + shift)
             hi = min(self.lon_max, other.lon_max + shift)
             if hi - lo > _EPS:
@@ -218,30 +214,6 @@ def get_basin(spec: str | Basin | Sequence[float]) -> Basin:
 # --------------------------------------------------------------------------- tiling
 
 
-def _edges(centres: np.ndarray) -> np.ndarray:
-    """Cell edges from monotonically increasing centres (midpoints; ends extrapolated)."""
-    c = np.asarray(centres, dtype=np.float64)
-    if c.size == 1:
-        return np.array([c[0] - 0.5, c[0] + 0.5])
-    mid = 0.5 * (c[1:] + c[:-1])
-    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
-
-
-def conservative_weights(src_edges: np.ndarray, dst_edges: np.ndarray) -> np.ndarray:
-    """Row-normalised overlap matrix ``[n_dst, n_src]`` between two 1-D sets of cell edges.
-
-    ``W[i, j]`` is the fraction of target cell ``i`` covered by source cell ``j`` (rows sum to 1
-    where the target is covered). Pass ``sin(lat)`` edges for latitude to weight by area.
-    """
-    s_lo, s_hi = src_edges[:-1], src_edges[1:]
-    d_lo, d_hi = dst_edges[:-1, None], dst_edges[1:, None]
-    overlap = np.clip(np.minimum(d_hi, s_hi) - np.maximum(d_lo, s_lo), 0.0, None)
-    total = overlap.sum(axis=1, keepdims=True)
-    if np.any(total <= 0):
-        raise ValueError("conservative_weights: some target cells overlap no source cell")
-    return overlap / total
-
-
 def _check_grid(ds: xr.Dataset) -> None:
     for dim in ("lat", "lon"):
         if dim not in ds.coords or ds[dim].ndim != 1 or ds[dim].dims != (dim,):
@@ -295,81 +267,67 @@ def _select_lat(ds: xr.Dataset, lo: float, hi: float) -> xr.Dataset:
     return ds.isel(lat=slice(int(idx[0]), int(idx[-1]) + 1))
 
 
+def _shape_for(b: Basin, shape: Sequence[int] | None, resolution: float | None) -> tuple[int, int] | None:
+    if shape is not None and resolution is not None:
+        raise ValueError("tile_basin: give shape or resolution, not both")
+    if resolution is not None:
+        if not (isinstance(resolution, int | float) and np.isfinite(resolution) and resolution > 0):
+            raise ValueError(f"tile_basin: resolution must be a positive number of degrees, got {resolution!r}")
+        return max(1, round(b.lat_span / resolution)), max(1, round(b.lon_span / resolution))
+    if shape is None:
+        return None
+    dims = tuple(shape)
+    if len(dims) != 2 or any(int(s) != s or s < 1 for s in dims):
+        raise ValueError(f"tile_basin: shape must be two positive integers (H, W), got {shape!r}")
+    return int(dims[0]), int(dims[1])
+
+
 def tile_basin(
-    ds: xr.Dataset, basin: str | Basin | Sequence[float], shape: tuple[int, int] | None = None
+    ds: xr.Dataset,
+    basin: str | Basin | Sequence[float],
+    shape: tuple[int, int] | None = None,
+    resolution: float | None = None,
+    min_valid_fraction: float = MIN_VALID_FRACTION,
 ) -> xr.Dataset:
-    """Cut the basin's sub-image out of a (time, lat, lon) dataset; optionally regrid it.
+    """Cut the basin's sub-image out of a (time, lat, lon) dataset; optionally coarsen it.
 
-    ``ds``: lat ascending or descending, lon in any convention (0..360, -180..180), regular
-    grid. Returns a lazy dataset (dask stays dask) with ``lat`` ascending and ``lon``
-    continuous on the basin's axis (see module docstring), time untouched, variable and
-    global attributes kept, plus global attrs ``basin`` and ``basin_bounds``.
+    Parameters
+    ----------
+    ds
+        lat ascending or descending, lon in any convention (0..360, -180..180), regular grid.
+    basin
+        Name, ``"bbox:..."`` string, 4-tuple or :class:`Basin`.
+    shape
+        ``(H, W)``: regrid conservatively (NaN-aware, :mod:`hurricane_ode.data.regrid`) to exactly
+        ``H x W`` equal cells spanning the box (centres ``lat_min + (i + 0.5) * span / H`` ...).
+        ``None`` (default): the data's native resolution.
+    resolution
+        Alternative to ``shape``: target cell size in degrees (``shape = span / resolution``).
+    min_valid_fraction
+        A coarse cell needs this share of its area valid, else it is NaN.
 
-    ``shape=(H, W)`` regrids conservatively to exactly ``H x W`` equal cells spanning the box
-    (cell centres ``lat_min + (i + 0.5) * 60 / H`` ...). Data variables with both ``lat`` and
-    ``lon`` keep their dtype. Raises ``ValueError`` when the data do not cover the box.
+    Returns
+    -------
+    xarray.Dataset
+        Lazy (dask stays dask), ``lat`` ascending and ``lon`` continuous on the basin's axis (see
+        module docstring), time untouched, variable and global attributes kept, plus global
+        attrs ``basin`` and ``basin_bounds``. Data variables keep their dtype.
+
+    Raises
+    ------
+    ValueError
+        The data do not cover the box, or a bad shape/resolution.
     """
     b = get_basin(basin)
     if not isinstance(ds, xr.Dataset):
         raise TypeError(f"tile_basin: expected an xarray.Dataset, got {type(ds).__name__}")
+    shape = _shape_for(b, shape, resolution)
     _check_grid(ds)
-    if ds["lat"].values[0] > ds["lat"].values[-1]:
-        ds = ds.isel(lat=slice(None, None, -1))
-    lat = ds["lat"].values.astype(np.float64)
-    lon = ds["lon"].values.astype(np.float64)
-    if np.any(np.diff(lat) <= 0):
-        raise ValueError("tile_basin: 'lat' must be strictly monotonic")
-    lat_edges = np.clip(_edges(lat), -90.0, 90.0)
-    lon_step = float(np.max(np.diff(np.sort(lon))))
-    lat_step = float(np.max(np.diff(lat)))
-
-    glob = _lon_is_global(lon)
-    extent = (
-        f"data extent lat {lat_edges[0]:g}..{lat_edges[-1]:g}, lon {lon.min():g}..{lon.max():g}"
-    )
-    if b.lat_min < lat_edges[0] - _EPS or b.lat_max > lat_edges[-1] + _EPS:
-        raise ValueError(f"basin '{b.name}' {b.bounds} is not covered by the data ({extent})")
-
-    if shape is None:
-        lat_pad = lon_pad = 0.0
-    else:
-        lat_pad = lat_step
-        lon_pad = min(lon_step, (360.0 - b.lon_span) / 2.0)
-    try:
-        sub = _select_lat(ds, b.lat_min - lat_pad, b.lat_max + lat_pad)
-        sub = _select_lon(sub, b.lon_min - lon_pad, b.lon_max + lon_pad)
-    except ValueError as exc:
-        raise ValueError(f"basin '{b.name}' {b.bounds}: {exc} ({extent})") from exc
-    if not glob:
-        sl = _edges(sub["lon"].values)
-        if (
-            sl[0] > b.lon_min + _EPS
-            or sl[-1] < b.lon_max - _EPS
-            or np.any(np.diff(sub["lon"].values) > 1.5 * lon_step)
-        ):
-            raise ValueError(f"basin '{b.name}' {b.bounds} is not covered by the data ({extent})")
-
-    attrs = dict(ds.attrs)
-    attrs["basin"] = b.name
-    attrs["basin_bounds"] = [b.lat_min, b.lat_max, b.lon_min, b.lon_max]
+    sub, attrs, steps = _cut(ds, b, padded=shape is not None)
     if shape is None:
         sub.attrs = attrs
         return sub
-
-    h, w = (int(s) for s in shape)
-    if h < 1 or w < 1 or len(tuple(shape)) != 2:
-        raise ValueError(f"tile_basin: shape must be two positive integers (H, W), got {shape!r}")
-    src_lat_edges = np.clip(_edges(sub["lat"].values), -90.0, 90.0)
-    src_lon_edges = _edges(sub["lon"].values)
-    dst_lat_edges = np.linspace(b.lat_min, b.lat_max, h + 1)
-    dst_lon_edges = np.linspace(b.lon_min, b.lon_max, w + 1)
-    w_lat = conservative_weights(
-        np.sin(np.deg2rad(src_lat_edges)), np.sin(np.deg2rad(dst_lat_edges))
-    )
-    w_lon = conservative_weights(src_lon_edges, dst_lon_edges)
-    wlat = xr.DataArray(w_lat, dims=("lat_out", "lat"))
-    wlon = xr.DataArray(w_lon, dims=("lon_out", "lon"))
-
+    w_lat, w_lon, lat_c, lon_c = basin_weights(sub["lat"].values, sub["lon"].values, b.bounds, shape)
     out_vars = {}
     for name, var in sub.data_vars.items():
         has = ("lat" in var.dims, "lon" in var.dims)
@@ -380,23 +338,64 @@ def tile_basin(
             raise ValueError(
                 f"tile_basin: variable '{name}' has dims {var.dims}; regridding needs both lat and lon"
             )
+        if var.chunks is not None:  # wrap-around: two lon pieces -> one chunk in space
+            var = var.chunk({"lat": -1, "lon": -1})
+        res = xr.apply_ufunc(
+            regrid_block, var, input_core_dims=[["lat", "lon"]], output_core_dims=[["lat_out", "lon_out"]],
+            kwargs={"w_lat": w_lat, "w_lon": w_lon, "min_valid_fraction": min_valid_fraction},
+            dask="parallelized", output_dtypes=[var.dtype if np.issubdtype(var.dtype, np.floating) else np.float64],
+            dask_gufunc_kwargs={"output_sizes": {"lat_out": shape[0], "lon_out": shape[1]}},
+        )  # fmt: skip
         order = [d if d not in ("lat", "lon") else f"{d}_out" for d in var.dims]
-        data = var.astype(np.float64) if var.dtype != np.float64 else var
-        # two matrix products (not one 3-operand einsum, which numpy would evaluate naively)
-        res = xr.dot(xr.dot(data, wlon, dim="lon"), wlat, dim="lat").transpose(*order)
-        res = res.astype(var.dtype) if np.issubdtype(var.dtype, np.floating) else res
+        res = res.transpose(*order)
         res.attrs = dict(var.attrs)
         res.encoding = {}
         out_vars[name] = res.rename({"lat_out": "lat", "lon_out": "lon"})
-
     coords = {k: v for k, v in sub.coords.items() if "lat" not in v.dims and "lon" not in v.dims}
-    coords["lat"] = xr.DataArray(
-        0.5 * (dst_lat_edges[1:] + dst_lat_edges[:-1]), dims="lat", attrs=ds["lat"].attrs
-    )
-    coords["lon"] = xr.DataArray(
-        0.5 * (dst_lon_edges[1:] + dst_lon_edges[:-1]), dims="lon", attrs=ds["lon"].attrs
-    )
+    coords["lat"] = xr.DataArray(lat_c, dims="lat", attrs=ds["lat"].attrs)
+    coords["lon"] = xr.DataArray(lon_c, dims="lon", attrs=ds["lon"].attrs)
     out = xr.Dataset(out_vars, coords=coords, attrs=attrs)
-    out.attrs["regrid_method"] = "first-order conservative (area-weighted overlap means)"
-    out.attrs["regrid_source_resolution"] = [lat_step, lon_step]
+    out.attrs["regrid_method"] = (
+        "first-order conservative (area-weighted means of valid cells; "
+        f"missing when under {min_valid_fraction:g} of the area is valid)"
+    )
+    out.attrs["regrid_source_resolution"] = list(steps)
     return out
+
+
+def _cut(ds: xr.Dataset, b: Basin, padded: bool) -> tuple[xr.Dataset, dict, tuple[float, float]]:
+    """The box's cells (one extra source cell each side when ``padded``), attrs, source steps."""
+    if ds["lat"].values[0] > ds["lat"].values[-1]:
+        ds = ds.isel(lat=slice(None, None, -1))
+    lat = ds["lat"].values.astype(np.float64)
+    lon = ds["lon"].values.astype(np.float64)
+    if np.any(np.diff(lat) <= 0):
+        raise ValueError("tile_basin: 'lat' must be strictly monotonic")
+    lat_edges = np.clip(cell_edges(lat), -90.0, 90.0)
+    lon_step = float(np.max(np.diff(np.sort(lon))))
+    lat_step = float(np.max(np.diff(lat)))
+    glob = _lon_is_global(lon)
+    extent = (
+        f"data extent lat {lat_edges[0]:g}..{lat_edges[-1]:g}, lon {lon.min():g}..{lon.max():g}"
+    )
+    if b.lat_min < lat_edges[0] - _EPS or b.lat_max > lat_edges[-1] + _EPS:
+        raise ValueError(f"basin '{b.name}' {b.bounds} is not covered by the data ({extent})")
+    lat_pad = lat_step if padded else 0.0
+    lon_pad = min(lon_step, (360.0 - b.lon_span) / 2.0) if padded else 0.0
+    try:
+        sub = _select_lat(ds, b.lat_min - lat_pad, b.lat_max + lat_pad)
+        sub = _select_lon(sub, b.lon_min - lon_pad, b.lon_max + lon_pad)
+    except ValueError as exc:
+        raise ValueError(f"basin '{b.name}' {b.bounds}: {exc} ({extent})") from exc
+    if not glob:
+        sl = cell_edges(sub["lon"].values)
+        if (
+            sl[0] > b.lon_min + _EPS
+            or sl[-1] < b.lon_max - _EPS
+            or np.any(np.diff(sub["lon"].values) > 1.5 * lon_step)
+        ):
+            raise ValueError(f"basin '{b.name}' {b.bounds} is not covered by the data ({extent})")
+    attrs = dict(ds.attrs)
+    attrs["basin"] = b.name
+    attrs["basin_bounds"] = [b.lat_min, b.lat_max, b.lon_min, b.lon_max]
+    return sub, attrs, (lat_step, lon_step)

@@ -47,7 +47,6 @@ Vocabulary (``dt = cfg.frame_interval_h``, ``n = cfg.n_inputs``, ``r = cfg.sampl
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from hurricane_ode.config import SamplingConfig
+from hurricane_ode.timeutil import hours_between
 
 __all__ = [
     "MAX_RESAMPLE",
@@ -78,34 +78,12 @@ _TASKS = ("extrapolation", "interpolation")
 
 # --------------------------------------------------------------------------- time helpers
 def hours_since(times: Sequence[Any] | np.ndarray, origin: Any) -> np.ndarray:
-    """Float hours from ``origin`` to each of ``times``.
+    """Float hours from ``origin`` to each of ``times`` in the data's own calendar.
 
-    ``times`` are cftime datetimes (any CF calendar; arithmetic is done in the
-    data's own calendar, so in ``noleap`` 28 Feb 21:00 -> 1 Mar 00:00 is 3 h),
-    ``datetime.datetime`` objects, or a ``numpy.datetime64`` array (then already
-    in the proleptic Gregorian calendar; nothing is ever converted *to*
-    datetime64). Returns a float64 array of the same length.
+    The same function as :func:`hurricane_ode.timeutil.hours_between` (one implementation):
+    cftime (any CF calendar), ``datetime.datetime`` or ``numpy.datetime64`` times.
     """
-    arr = np.asarray(times)
-    if np.issubdtype(arr.dtype, np.datetime64):
-        if not isinstance(origin, np.datetime64 | _dt.datetime):
-            raise TypeError(
-                f"hours_since: times are numpy datetime64 but origin is {type(origin).__name__}"
-            )
-        return ((arr - np.datetime64(origin)) / np.timedelta64(1, "us")).astype(np.float64) / 3.6e9
-    out = np.empty(arr.size, dtype=np.float64)
-    for k, t in enumerate(arr.ravel()):
-        try:
-            delta = t - origin
-        except TypeError as exc:
-            raise ValueError(
-                f"hours_since: cannot subtract origin {origin!r} from time {t!r} "
-                f"(both must be datetimes of the same calendar): {exc}"
-            ) from exc
-        if not isinstance(delta, _dt.timedelta):
-            raise TypeError(f"hours_since: time {t!r} minus origin is not a timedelta ({delta!r})")
-        out[k] = delta / _dt.timedelta(hours=1)
-    return out.reshape(arr.shape)
+    return hours_between(times, origin)
 
 
 # --------------------------------------------------------------------------- configuration

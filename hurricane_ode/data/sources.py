@@ -24,6 +24,7 @@ from collections.abc import Callable
 from torch.utils.data import Dataset
 
 from hurricane_ode.config import DataConfig
+from hurricane_ode.errors import ConfigError
 
 __all__ = ["register_source", "build_dataset", "available_sources", "SOURCE_REGISTRY", "SPLITS"]
 
@@ -79,30 +80,39 @@ def build_dataset(data: DataConfig, split: str = "train", seed: int = 0) -> Data
 
 @register_source("tiles")
 def _tiles(data: DataConfig, split: str, seed: int) -> Dataset:
-    """Clips cut from a Zarr tile store (``data.path``) written by ``hurricane-ode prepare``.
+    """Clips cut from Zarr tile store(s) written by ``hurricane-ode prepare``.
 
-    ``data.path: null`` uses the built-in demo world's tiles (made on first use and cached).
+    ``data.path`` (one store) or ``data.paths`` (several ``STORE[::BASIN]``, combined for
+    training with pooled train-period statistics; the test split uses the first, normalised
+    with the same pooled statistics). ``data.crop`` applies to the train split only: the test
+    split yields whole-basin windows. The library has no default store: a null path is an
+    error (the CLI and :mod:`hurricane_ode.demo` supply the demo world's tiles).
     """
+    from hurricane_ode.data.combined import CombinedClipDataset, pooled_stats, split_store_spec
     from hurricane_ode.data.tile_dataset import TileClipDataset
 
-    path = data.path
-    if path is None:
-        from hurricane_ode.data import demo_world
+    specs = list(getattr(data, "paths", None) or ([data.path] if data.path is not None else []))
+    if not specs:
+        raise ConfigError(
+            "data.path is not set: give the tile store to train on (`hurricane-ode prepare` "
+            "writes one; hurricane_ode.demo.demo_tiles() makes the demo world's)"
+        )
+    stores = [split_store_spec(s, data.basin) for s in specs]
+    crop = getattr(data, "crop", None) if split == "train" else None
+    per_store = max(1, -(-data.clips_per_epoch // len(stores))) if data.clips_per_epoch else None
 
-        settings = demo_world.DEMO
-        if data.basin != settings.basin:
-            raise ValueError(
-                f"data.path is null (the demo world), but the demo tiles hold basin '{settings.basin}', "
-                f"not data.basin='{data.basin}'; give data.path of your own tile store"
-            )
-        path = demo_world.demo_tiles(settings, progress=False)
-    return TileClipDataset(
-        path,
-        data.basin,
-        list(data.variables),
-        data.sampling,
-        split=split,
-        train_fraction=data.train_fraction,
-        clips_per_epoch=data.clips_per_epoch,
-        seed=seed,
-    )
+    def member(store: str, basin: str, which: str, clips: int | None, cache: bool) -> TileClipDataset:
+        return TileClipDataset(
+            store, basin, list(data.variables), data.sampling, split=which,
+            train_fraction=data.train_fraction, clips_per_epoch=clips, seed=seed, cache=cache,
+            crop=crop, storm_crop_prob=getattr(data, "storm_crop_prob", 0.0),
+        )  # fmt: skip
+
+    if len(stores) == 1:
+        return member(*stores[0], split, data.clips_per_epoch, data.cache)
+    if split == "train":
+        return CombinedClipDataset([member(s, b, "train", per_store, data.cache) for s, b in stores])
+    test = member(*stores[0], split, data.clips_per_epoch, data.cache)
+    train_parts = [member(s, b, "train", 1, False) for s, b in stores]
+    test.set_stats(pooled_stats(train_parts))
+    return test

@@ -10,7 +10,14 @@ consolidated metadata in ``.zmetadata`` at the root and in every group)::
                                      attrs norm_mean / norm_std (variable units)
         time, lat, lon               CF-encoded time with the input's calendar
         .zattrs                      tile attrs + basin, basin_bounds, normalization =
-                                     {var: {"mean": m, "std": s}}, hurricane_ode_complete
+                                     {var: {"mean": m, "std": s}}, chunk_moments (per time
+                                     chunk (count, mean, M2) of each variable, for train-period
+                                     statistics), missing_cells, missing_times,
+                                     hurricane_ode_complete
+
+Tiles are at the data's native resolution unless ``shape``/``resolution`` coarsens them
+(conservative, NaN-aware: :mod:`hurricane_ode.data.regrid`). The store is read back by
+:func:`hurricane_ode.data.tile_reader.open_tiles` (re-exported here).
 
 How it is written (:func:`prepare_tiles`):
 
@@ -18,7 +25,9 @@ How it is written (:func:`prepare_tiles`):
   ``<output>`` only when every requested basin is complete; nothing half-written ever
   carries the final name.
 * Each basin group is created empty (metadata and coordinates only), then filled time chunk
-  by time chunk: one dask task per chunk reads its slice of the lazy tile, writes it into its
+  by time chunk. File inputs: one task per chunk reads every pending basin's hyperslab straight
+  from the file(s) (:mod:`hurricane_ode.data.tiling`). A Dataset input: one dask task per chunk
+  and basin reads its slice of the lazy tile. Either way a task writes it into its
   own Zarr chunk (tasks never share a chunk) and returns the chunk's moments (count, mean,
   M2 per variable), which are also saved in ``progress/<basin>/<start>.json``. Chunks are
   computed in bounded batches, so memory stays bounded whatever the input size, and the
@@ -30,20 +39,19 @@ How it is written (:func:`prepare_tiles`):
   lacks a requested basin is moved back to ``<output>.tmp`` and extended.
 * ``scheduler``: ``None`` (dask's default, threads), a named local scheduler
   (``"threads"``, ``"processes"``, ``"sync"``), a ``dask.distributed`` address such as
-  ``"tcp://host:8786"`` or a ``distributed.Client``. Workers must see the output path
+  ``"tcp://host:8786"``, ``"local"``/``"local:N"`` (a ``dask.distributed.LocalCluster`` of N
+  worker processes, made and closed here) or a ``distributed.Client``. Workers must see the output path
   (a shared file system).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import glob
-import json
 import logging
 import math
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +61,30 @@ import xarray as xr
 import zarr
 from tqdm.auto import tqdm
 
+from hurricane_ode.data._chunks import batches as _batches
+from hurricane_ode.data._chunks import consolidate as _consolidate
+from hurricane_ode.data._chunks import drop_consolidated as _drop_consolidated
+from hurricane_ode.data._chunks import resolve_scheduler as _resolve_scheduler
+from hurricane_ode.data._chunks import write_chunk as _write_chunk
+from hurricane_ode.data._groups import (
+    compatible,
+    finish_group,
+    group_attrs,
+    start_group,
+)
 from hurricane_ode.data.basins import Basin, get_basin, tile_basin
+from hurricane_ode.data.regrid import MIN_VALID_FRACTION
+from hurricane_ode.data.schema import VARIABLES, check_variables
+from hurricane_ode.data.tile_reader import (
+    COMPLETE_ATTR,
+    FORMAT_KW,
+    NO_CONSOLIDATED,
+    list_basins_in_store,
+    open_tiles,
+    read_norm_stats,
+)
+from hurricane_ode.data.tiling import prepare_files
+from hurricane_ode.errors import InputError
 
 __all__ = [
     "VARIABLES",
@@ -66,296 +97,28 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-VARIABLES: tuple[str, ...] = ("U850", "V850", "PSL")
-COMPLETE_ATTR = "hurricane_ode_complete"
 DEFAULT_TIME_CHUNK = 8
-_ZARR3 = int(zarr.__version__.split(".")[0]) >= 3
-_FORMAT_KW: dict[str, Any] = {"zarr_format": 2} if _ZARR3 else {}
-_NO_CONS: dict[str, Any] = {"use_consolidated": False} if _ZARR3 else {}
+_FORMAT_KW = FORMAT_KW
+_NO_CONS = NO_CONSOLIDATED
 
 
-# --------------------------------------------------------------------------- moments
+def _open_inputs(inputs: Any) -> tuple[xr.Dataset, list[str], list]:
+    """-> (standardised lazy dataset, file names, file layouts for direct reads)."""
+    from hurricane_ode.data.cam5 import scan_cam5
 
-
-def _moments(values: np.ndarray) -> tuple[int, float, float]:
-    """(count, mean, sum of squared deviations) of the finite values, float64."""
-    a = np.asarray(values, dtype=np.float64)
-    a = a[np.isfinite(a)]
-    if a.size == 0:
-        return 0, 0.0, 0.0
-    mean = float(a.mean())
-    return int(a.size), mean, float(((a - mean) ** 2).sum())
-
-
-def _merge(moments: Iterable[Sequence[float]]) -> tuple[int, float, float]:
-    """Combine (count, mean, M2) triples exactly (Chan, Golub & LeVeque 1979)."""
-    n, mean, m2 = 0, 0.0, 0.0
-    for nb, mb, m2b in moments:
-        nb = int(nb)
-        if nb == 0:
-            continue
-        delta = mb - mean
-        tot = n + nb
-        mean += delta * nb / tot
-        m2 += m2b + delta * delta * n * nb / tot
-        n = tot
-    return n, mean, m2
-
-
-# --------------------------------------------------------------------------- worker task
-
-
-def _write_chunk(
-    store: str,
-    group: str,
-    names: tuple[str, ...],
-    start: int,
-    stop: int,
-    record: str,
-    *arrays: np.ndarray,
-) -> dict[str, list[float]]:
-    """Write one time chunk of every variable, then record its moments (runs on a worker)."""
-    stats: dict[str, list[float]] = {}
-    for name, arr in zip(names, arrays):
-        z = zarr.open_array(store=store, path=f"{group}/{name}", mode="r+")
-        if arr.shape != (stop - start, *z.shape[1:]):
-            raise ValueError(
-                f"tile store {store}, basin {group!r}, variable {name}: chunk {start}:{stop} "
-                f"has shape {arr.shape}, expected {(stop - start, *z.shape[1:])}"
-            )
-        z[start:stop] = np.asarray(arr, dtype=z.dtype)
-        stats[name] = list(_moments(arr))
-    tmp = f"{record}.part"
-    with open(tmp, "w") as fh:
-        json.dump({"start": start, "stop": stop, "stats": stats}, fh)
-    os.replace(tmp, record)
-    return stats
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _expand_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
-    items = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
-    paths: list[str] = []
-    for item in items:
-        s = os.fspath(item)
-        if glob.has_magic(s):
-            found = sorted(glob.glob(os.path.expanduser(s)))
-            if not found:
-                raise FileNotFoundError(f"prepare: no input files match {s!r}")
-            paths.extend(found)
-        elif Path(s).expanduser().is_dir():
-            found = sorted(str(f) for f in Path(s).expanduser().glob("*.nc"))
-            if not found:
-                raise FileNotFoundError(f"prepare: input directory {s} holds no *.nc files")
-            paths.extend(found)
-        else:
-            if not Path(s).expanduser().exists():
-                raise FileNotFoundError(f"prepare: input file not found: {s}")
-            paths.append(str(Path(s).expanduser()))
-    if not paths:
-        raise ValueError("prepare: no input files given")
-    return paths
-
-
-def _open_inputs(inputs: Any) -> tuple[xr.Dataset, list[str]]:
+    if inputs is None:
+        raise InputError("prepare: no inputs given (None); pass CAM5 files, a glob or a Dataset")
     if isinstance(inputs, xr.Dataset):
-        ds, files = inputs, [str(inputs.encoding.get("source", "<in-memory dataset>"))]
+        check_variables(inputs, "prepare: input")
+        ds, layouts = scan_cam5(inputs)
+        files = [str(inputs.encoding.get("source", "<in-memory dataset>"))]
     else:
-        from hurricane_ode.data.cam5 import open_cam5
-
-        files = _expand_inputs(inputs)
-        ds = open_cam5(files)
-    missing = [v for v in VARIABLES if v not in ds.data_vars]
-    if missing:
-        raise ValueError(
-            f"prepare: input is missing variable(s) {missing}; expected {list(VARIABLES)} "
-            f"with dims (time, lat, lon), found {list(ds.data_vars)}"
-        )
-    for v in VARIABLES:
-        if set(ds[v].dims) != {"time", "lat", "lon"}:
-            raise ValueError(
-                f"prepare: variable {v} has dims {ds[v].dims}, expected (time, lat, lon)"
-            )
-    return ds[list(VARIABLES)], files
-
-
-def _calendar(ds: xr.Dataset) -> str | None:
-    cal = ds["time"].encoding.get("calendar")
-    if cal:
-        return str(cal)
-    try:
-        return str(ds["time"].dt.calendar)
-    except (AttributeError, TypeError):
-        return None
-
-
-def _resolve_scheduler(scheduler: Any) -> tuple[Any, Any, int]:
-    """-> (scheduler for dask.compute, client to close or None, threads available)."""
-    if scheduler is None:
-        return None, None, int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
-    if isinstance(scheduler, str) and scheduler in (
-        "threads",
-        "processes",
-        "sync",
-        "synchronous",
-        "single-threaded",
-    ):
-        return (
-            scheduler,
-            None,
-            1 if scheduler.startswith(("sync", "single")) else os.cpu_count() or 1,
-        )
-    if isinstance(scheduler, str):
-        try:
-            from distributed import Client
-        except ImportError as exc:  # pragma: no cover - distributed is a declared extra
-            raise ImportError(
-                "prepare: --scheduler ADDRESS needs dask.distributed (pip install 'hurricane_ode[distributed]')"
-            ) from exc
-        try:
-            client = Client(scheduler, timeout="20s")
-        except OSError as exc:
-            raise ValueError(
-                f"prepare: cannot connect to dask scheduler at {scheduler!r}: {exc}"
-            ) from exc
-        return client, client, max(1, sum(client.nthreads().values()))
-    if hasattr(scheduler, "nthreads") and hasattr(scheduler, "get"):  # distributed.Client
-        return scheduler, None, max(1, sum(scheduler.nthreads().values()))
-    raise TypeError(
-        f"prepare: scheduler must be None, 'threads'/'processes'/'sync', an address or a "
-        f"distributed.Client, got {type(scheduler).__name__}"
-    )
-
-
-def list_basins_in_store(path: str | os.PathLike) -> list[str]:
-    """Names of the groups (basins) in a tile store."""
-    group = zarr.open_group(store=str(path), mode="r", **_NO_CONS)
-    return sorted(group.group_keys())
-
-
-def _group_attrs(store: Path, name: str) -> dict[str, Any] | None:
-    try:
-        return dict(zarr.open_group(store=str(store), path=name, mode="r", **_NO_CONS).attrs)
-    except Exception:  # noqa: BLE001 - missing or unreadable group
-        return None
-
-
-def _has_group(store: Path, name: str) -> bool:
-    return store.exists() and name in list_basins_in_store(store)
-
-
-def _batches(
-    n_chunks: int, chunk: int, total: int, input_bounds: set[int], target: int, todo: set[int]
-) -> list[list[int]]:
-    """Group chunk indices in ``todo`` into batches of >= target chunks ending on input boundaries."""
-    out: list[list[int]] = []
-    cur: list[int] = []
-    for i in range(n_chunks):
-        if i in todo:
-            cur.append(i)
-        stop = min((i + 1) * chunk, total)
-        if cur and (
-            (len(cur) >= target and (stop in input_bounds or stop == total))
-            or len(cur) >= 8 * target
-        ):
-            out.append(cur)
-            cur = []
-    if cur:
-        out.append(cur)
-    return out
-
-
-def _consolidate(store: Path, groups: Iterable[str]) -> None:
-    """Consolidated metadata (``.zmetadata``) in every group and at the root."""
-    for g in groups:
-        zarr.consolidate_metadata(str(store), path=g, **_FORMAT_KW)
-    zarr.consolidate_metadata(str(store), **_FORMAT_KW)
-
-
-def _drop_consolidated(store: Path) -> None:
-    """Remove stale ``.zmetadata`` files before a store is modified."""
-    for meta in store.rglob(".zmetadata"):
-        meta.unlink()
+        ds, layouts = scan_cam5(inputs)
+        files = [str(lay.path) for lay in layouts]
+    return check_variables(ds, "prepare: input"), files, layouts
 
 
 # --------------------------------------------------------------------------- one basin
-
-
-def _compatible(store: Path, name: str, tile: xr.Dataset) -> str | None:
-    """None when the existing group matches ``tile``'s grid and times; else the reason."""
-    try:
-        old = xr.open_zarr(store, group=name, consolidated=False)
-    except Exception as exc:  # noqa: BLE001 - any unreadable group is simply incompatible
-        return f"unreadable ({exc})"
-    for v in VARIABLES:
-        if v not in old or old[v].shape != tile[v].shape:
-            return f"variable {v} shape {old[v].shape if v in old else None} != {tile[v].shape}"
-    for c in ("lat", "lon"):
-        if not np.allclose(old[c].values, tile[c].values):
-            return f"{c} coordinates differ"
-    if list(old["time"].values) != list(tile["time"].values):
-        return "time coordinates differ"
-    return None
-
-
-def _create_group(store: Path, name: str, tile: xr.Dataset, time_chunk: int) -> None:
-    shutil.rmtree(store / name, ignore_errors=True)
-    h, w = tile.sizes["lat"], tile.sizes["lon"]
-    encoding: dict[str, dict[str, Any]] = {
-        v: {"chunks": (time_chunk, h, w), "dtype": "float32"} for v in VARIABLES
-    }
-    encoding["lat"] = {"_FillValue": None}
-    encoding["lon"] = {"_FillValue": None}
-    cal = _calendar(tile)
-    encoding["time"] = {"calendar": cal} if cal else {}
-    attrs = {k: v for k, v in tile.attrs.items() if k not in ("normalization", COMPLETE_ATTR)}
-    # metadata and coordinates only (compute=False): the data are written chunk by chunk later
-    tile = tile.chunk({"time": time_chunk, "lat": -1, "lon": -1})
-    tile.attrs = attrs
-    tile.attrs[COMPLETE_ATTR] = False
-    tile["time"].encoding = {}  # let xarray pick exact units for irregular times
-    for v in VARIABLES:
-        tile[v].encoding = {}
-        tile[v].attrs.pop("norm_mean", None)
-        tile[v].attrs.pop("norm_std", None)
-    tile.to_zarr(
-        store,
-        group=name,
-        mode="w-",
-        compute=False,
-        consolidated=False,
-        encoding=encoding,
-        **_FORMAT_KW,
-    )
-
-
-def _finish_group(
-    store: Path, name: str, progress_dir: Path, n_chunks: int, time_chunk: int
-) -> dict:
-    records = []
-    for i in range(n_chunks):
-        rec = progress_dir / f"{i * time_chunk:010d}.json"
-        if not rec.exists():
-            raise RuntimeError(f"tile store {store}, basin {name!r}: chunk record {rec} missing")
-        records.append(json.loads(rec.read_text())["stats"])
-    norm: dict[str, dict[str, float]] = {}
-    group = zarr.open_group(store=str(store), path=name, mode="r+", **_NO_CONS)
-    for v in VARIABLES:
-        n, mean, m2 = _merge(r[v] for r in records)
-        if n == 0:
-            raise ValueError(
-                f"tile store {store}, basin {name!r}: variable {v} has no finite values"
-            )
-        std = math.sqrt(m2 / n)
-        norm[v] = {"mean": mean, "std": std}
-        arr = group[v]
-        arr.attrs.update({"norm_mean": mean, "norm_std": std})
-    group.attrs.update({"normalization": norm, "normalization_count": int(n)})
-    group.attrs[COMPLETE_ATTR] = True
-    shutil.rmtree(progress_dir, ignore_errors=True)
-    return norm
 
 
 # --------------------------------------------------------------------------- public API
@@ -370,15 +133,38 @@ def prepare_tiles(
     overwrite: bool = False,
     progress: bool = True,
     time_chunk: int = DEFAULT_TIME_CHUNK,
+    resolution: float | None = None,
+    min_valid_fraction: float = MIN_VALID_FRACTION,
 ) -> Path:
     """Tile CAM5 fields into a Zarr store with one group per basin; return the store path.
 
-    inputs: a glob (``"DIR/*.nc"``), path(s), or an open Dataset with U850, V850, PSL
-        (time, lat, lon) as from :func:`hurricane_ode.data.cam5.open_cam5`.
-    basins: basin name(s), ``"bbox:..."`` strings, 4-tuples or :class:`Basin` s.
-    shape: ``(H, W)`` to regrid each tile conservatively, or ``None`` for native resolution.
-    output: store path (local file system). See the module docstring for the layout,
-        resume behaviour and ``scheduler``; ``overwrite=True`` rebuilds everything.
+    Parameters
+    ----------
+    inputs
+        A glob (``"DIR/*.nc"``), path(s), or an open Dataset with U850, V850, PSL
+        (time, lat, lon), standardised by :func:`hurricane_ode.data.cam5.open_cam5`. Files are
+        read by the streaming tiler (:mod:`hurricane_ode.data.tiling`: each basin's hyperslab
+        only, every basin in one pass); a Dataset through dask.
+    basins
+        Basin name(s), ``"bbox:..."`` strings, 4-tuples or :class:`Basin` s.
+    shape
+        ``None`` (default): the data's native resolution. ``(H, W)``: coarsen each tile
+        conservatively and NaN-aware to ``H x W`` cells.
+    output
+        Store path (local file system). See the module docstring for the layout, resume
+        behaviour and ``scheduler``; ``overwrite=True`` rebuilds everything.
+    scheduler, overwrite, progress, time_chunk
+        See the module docstring.
+    resolution
+        Alternative to ``shape``: cell size in degrees.
+    min_valid_fraction
+        A coarse cell is missing only when less than this share of its area is valid.
+
+    Returns
+    -------
+    Path
+        The store. Each group's attrs ``missing_cells`` / ``missing_times`` report missing
+        values (also logged as a warning).
     """
     if isinstance(basins, str | Basin) or (
         isinstance(basins, tuple)
@@ -393,9 +179,9 @@ def prepare_tiles(
     if not resolved:
         raise ValueError("prepare: give at least one basin")
     if shape is not None:
-        shape = tuple(int(s) for s in shape)  # type: ignore[assignment]
-        if len(shape) != 2 or min(shape) < 1:
-            raise ValueError(f"prepare: shape must be two positive integers H W, got {shape!r}")
+        if len(tuple(shape)) != 2 or any(int(x) != x or x < 1 for x in shape):
+            raise InputError(f"prepare: shape must be two positive integers H W, got {shape!r}")
+        shape = (int(shape[0]), int(shape[1]))
     if time_chunk < 1:
         raise ValueError(f"prepare: time_chunk must be >= 1, got {time_chunk}")
 
@@ -404,8 +190,11 @@ def prepare_tiles(
     store = work / "store.zarr"
     progress_root = work / "progress"
 
-    ds, files = _open_inputs(inputs)
-    tiles = {name: tile_basin(ds, b, shape) for name, b in resolved.items()}
+    ds, files, layouts = _open_inputs(inputs)
+    tiles = {
+        name: tile_basin(ds, b, shape, resolution=resolution, min_valid_fraction=min_valid_fraction)
+        for name, b in resolved.items()
+    }
 
     if overwrite:
         shutil.rmtree(work, ignore_errors=True)
@@ -414,11 +203,11 @@ def prepare_tiles(
         pending = [
             n
             for n in resolved
-            if n not in existing or not (_group_attrs(output, n) or {}).get(COMPLETE_ATTR)
+            if n not in existing or not (group_attrs(output, n) or {}).get(COMPLETE_ATTR)
         ]
         for n in resolved:
             if n in existing and n not in pending:
-                why = _compatible(output, n, tiles[n])
+                why = compatible(output, n, tiles[n])
                 if why:
                     raise ValueError(
                         f"prepare: tile store {output} already has basin {n!r} built from other "
@@ -455,10 +244,17 @@ def prepare_tiles(
 
     sched, own_client, threads = _resolve_scheduler(scheduler)
     try:
-        for name, tile in tiles.items():
-            _prepare_one(
-                store, progress_root / name, name, tile, time_chunk, sched, threads, progress
-            )
+        if layouts:
+            regrid = shape is not None or resolution is not None
+            shapes = {n: (t.sizes["lat"], t.sizes["lon"]) if regrid else None
+                      for n, t in tiles.items()}  # fmt: skip
+            prepare_files(store, progress_root, resolved, tiles, shapes, ds, layouts,
+                           min_valid_fraction, time_chunk, sched, threads, progress)  # fmt: skip
+        else:
+            for name, tile in tiles.items():
+                _prepare_one(
+                    store, progress_root / name, name, tile, time_chunk, sched, threads, progress
+                )
         _consolidate(store, list_basins_in_store(store))
     finally:
         if own_client is not None:
@@ -481,27 +277,11 @@ def _prepare_one(
     threads: int,
     progress: bool,
 ) -> None:
-    attrs = _group_attrs(store, name) if _has_group(store, name) else None
-    if attrs is not None:
-        why = _compatible(store, name, tile)
-        if attrs.get(COMPLETE_ATTR) and why is None:
-            log.info("basin %s already complete in %s; skipping", name, store)
-            return
-        if why is not None:
-            log.warning(
-                "basin %s in %s does not match the inputs (%s); rewriting it", name, store, why
-            )
-            attrs = None
-    if attrs is None:
-        shutil.rmtree(progress_dir, ignore_errors=True)
-        _create_group(store, name, tile, time_chunk)
-    progress_dir.mkdir(parents=True, exist_ok=True)
-
+    todo = start_group(store, progress_dir, name, tile, time_chunk)
+    if todo is None:
+        return
     total = tile.sizes["time"]
     n_chunks = math.ceil(total / time_chunk)
-    todo = {
-        i for i in range(n_chunks) if not (progress_dir / f"{i * time_chunk:010d}.json").exists()
-    }
     data = {v: tile[v].data for v in VARIABLES}
     if not any(isinstance(d, dask.array.Array) for d in data.values()):
         data = {
@@ -540,65 +320,4 @@ def _prepare_one(
             bar.update(len(batch))
     finally:
         bar.close()
-    _finish_group(store, name, progress_dir, n_chunks, time_chunk)
-
-
-def open_tiles(path: str | os.PathLike, basin: str | Basin) -> xr.Dataset:
-    """Open one basin of a tile store lazily (dask, consolidated metadata).
-
-    Raises ``FileNotFoundError`` (no store; mentions an unfinished ``.tmp``) or ``ValueError``
-    naming the store and basin and listing the groups present, also for an incomplete basin.
-    """
-    p = Path(path).expanduser()
-    name = basin.name if isinstance(basin, Basin) else str(basin)
-    if not p.exists():
-        tmp = p.with_name(p.name + ".tmp")
-        hint = (
-            f" (an unfinished run left {tmp}; re-run `hurricane-ode prepare` to complete it)"
-            if tmp.exists()
-            else ""
-        )
-        raise FileNotFoundError(f"tile store not found: {p}{hint}")
-    try:
-        groups = list_basins_in_store(p)
-    except Exception as exc:  # noqa: BLE001
-        raise ValueError(f"{p} is not a readable Zarr tile store: {exc}") from exc
-    if name not in groups:
-        raise ValueError(
-            f"tile store {p} has no basin group {name!r}; groups present: {groups or 'none'}"
-        )
-    ds = xr.open_zarr(p, group=name, consolidated=True)
-    if not ds.attrs.get(COMPLETE_ATTR):
-        raise ValueError(f"tile store {p}, basin {name!r} is incomplete; re-run prepare")
-    return ds
-
-
-def read_norm_stats(
-    ds_or_path: xr.Dataset | str | os.PathLike, basin: str | None = None
-) -> dict[str, tuple[float, float]]:
-    """``{variable: (mean, std)}`` in the variable's units, from a tile group or store path.
-
-    With a path and ``basin=None`` the store must hold exactly one basin.
-    """
-    if isinstance(ds_or_path, xr.Dataset):
-        ds, where = ds_or_path, "dataset"
-    else:
-        p = Path(ds_or_path)
-        if basin is None:
-            groups = list_basins_in_store(p) if p.exists() else []
-            if len(groups) != 1:
-                raise ValueError(
-                    f"read_norm_stats: give basin=... for tile store {p}; groups present: {groups}"
-                )
-            basin = groups[0]
-        ds, where = open_tiles(p, basin), f"tile store {p}, basin {basin!r}"
-    norm = ds.attrs.get("normalization")
-    if isinstance(norm, dict) and norm:
-        return {v: (float(s["mean"]), float(s["std"])) for v, s in norm.items()}
-    out = {}
-    for v in ds.data_vars:
-        if "norm_mean" in ds[v].attrs and "norm_std" in ds[v].attrs:
-            out[str(v)] = (float(ds[v].attrs["norm_mean"]), float(ds[v].attrs["norm_std"]))
-    if not out:
-        raise ValueError(f"read_norm_stats: {where} has no normalization statistics")
-    return out
+    finish_group(store, name, progress_dir, n_chunks, time_chunk)

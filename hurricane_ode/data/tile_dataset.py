@@ -18,7 +18,6 @@ into a float32 array of ``T x C x H x W x 4`` bytes (e.g. 20 years of 3-hourly
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from hurricane_ode.config import DataConfig, SamplingConfig
+from hurricane_ode.data._tile_stats import NormStatsMixin
 from hurricane_ode.data.clips import Clip
 from hurricane_ode.data.sampling import (
     ClipIndices,
@@ -41,101 +41,29 @@ from hurricane_ode.data.sampling import (
     target_offsets,
     valid_starts,
 )
+from hurricane_ode.data.tile_reader import open_tiles
+from hurricane_ode.data.tracks import read_track_points, track_pixels_by_frame
+from hurricane_ode.errors import InputError
 
 __all__ = ["TileClipDataset", "open_basin", "read_track_points"]
 
 _SPLITS = ("train", "test", "all")
+_NORM_STATS = ("train", "store")
 _BLOCK = 512  # frames read at a time when scanning the store
 _TIME_TOL_H = 1e-3  # track times within this many hours of a frame match it
 
 
 def open_basin(store: str | Path, basin: str) -> xr.Dataset:
-    """Open one basin group of a tile store lazily, times decoded to cftime.
+    """One basin group of a tile store, lazily (no dask), times as cftime.
 
-    Raises ``FileNotFoundError`` / ``KeyError`` naming the store and, for a
-    missing basin, the groups it does have.
+    The same reader as :func:`hurricane_ode.data.tile_reader.open_tiles` (``chunks=None``);
+    a missing store raises ``FileNotFoundError``, a missing basin ``KeyError`` listing the
+    groups (both :class:`~hurricane_ode.errors.TileStoreError`).
     """
-    path = Path(store)
-    if not path.exists():
-        raise FileNotFoundError(f"tile store not found: {path}")
-    try:
-        decode: Any = {"decode_times": xr.coders.CFDatetimeCoder(use_cftime=True)}
-    except AttributeError:  # xarray < 2025.01
-        decode = {"use_cftime": True}
-    try:
-        return xr.open_zarr(path, group=basin, chunks=None, **decode)
-    except (KeyError, FileNotFoundError, OSError, ValueError) as exc:
-        try:
-            import zarr
-
-            groups = sorted(zarr.open_group(str(path), mode="r").group_keys())
-        except Exception:  # noqa: BLE001 - listing is only a hint for the message
-            groups = []
-        raise KeyError(
-            f"tile store {path} has no readable basin group {basin!r} "
-            f"(groups found: {groups}): {exc}"
-        ) from exc
+    return open_tiles(store, basin, chunks=None)
 
 
-_ISO = re.compile(r"^\s*(-?\d{1,4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*$")
-
-
-def read_track_points(
-    tracks: str | Path | pd.DataFrame, calendar: str, has_year_zero: bool | None = None
-) -> tuple[list[Any], np.ndarray, np.ndarray]:
-    """Track points from a tracks CSV (``storm_id,basin,time,lat,lon,...``) or DataFrame.
-
-    ``time`` strings ``YYYY-MM-DDTHH:MM:SS`` are read as cftime datetimes in
-    ``calendar`` (never through datetime64). Returns ``(times, lat, lon)``;
-    lat/lon float64 degrees as written (lon in any convention).
-    """
-    import cftime
-
-    name = "tracks DataFrame" if isinstance(tracks, pd.DataFrame) else f"tracks file {tracks}"
-    if isinstance(tracks, pd.DataFrame):
-        df = tracks
-    else:
-        path = Path(tracks)
-        if not path.exists():
-            raise FileNotFoundError(f"tracks file not found: {path}")
-        df = pd.read_csv(path, dtype={"time": str})
-    missing = [c for c in ("time", "lat", "lon") if c not in df.columns]
-    if missing:
-        raise ValueError(
-            f"{name} lacks column(s) {missing}; expected storm_id,basin,time,lat,lon,..."
-        )
-    kw = {} if has_year_zero is None else {"has_year_zero": has_year_zero}
-    times = []
-    for row, text in enumerate(df["time"].astype(str)):
-        m = _ISO.match(text)
-        if m is None:
-            raise ValueError(f"{name}, row {row}: time {text!r} is not YYYY-MM-DDTHH:MM:SS")
-        y, mo, d, hh, mi, ss = (int(g) if g else 0 for g in m.groups())
-        try:
-            times.append(cftime.datetime(y, mo, d, hh, mi, ss, calendar=calendar, **kw))
-        except ValueError as exc:
-            raise ValueError(
-                f"{name}, row {row}: time {text!r} is not a valid {calendar} date: {exc}"
-            ) from exc
-    lat = pd.to_numeric(df["lat"], errors="raise").to_numpy(np.float64)
-    lon = pd.to_numeric(df["lon"], errors="raise").to_numpy(np.float64)
-    return times, lat, lon
-
-
-def _inside_tile(
-    lat: np.ndarray, lon: np.ndarray, tile_lat: np.ndarray, tile_lon: np.ndarray
-) -> np.ndarray:
-    """Points inside the tile's cell bounds (longitudes compared modulo 360)."""
-    dlat = float(np.median(np.abs(np.diff(tile_lat)))) if tile_lat.size > 1 else 0.0
-    dlon = float(np.median(np.abs(np.diff(tile_lon)))) if tile_lon.size > 1 else 0.0
-    lat_ok = (lat >= tile_lat.min() - dlat / 2) & (lat <= tile_lat.max() + dlat / 2)
-    west = float(tile_lon[0]) - dlon / 2
-    width = float((tile_lon[-1] - tile_lon[0]) % 360.0) + dlon
-    lon_ok = np.mod(lon - west, 360.0) <= width + 1e-9
-    return lat_ok & lon_ok
-
-
-class TileClipDataset(Dataset):
+class TileClipDataset(NormStatsMixin, Dataset):
     """Clips ``[T, C, H, W]`` drawn at irregular times from one basin of a tile store.
 
     Args:
@@ -154,6 +82,16 @@ class TileClipDataset(Dataset):
             ``sampling.cyclone_variable`` below ``sampling.psl_threshold_pa`` marks a cyclone.
         cache: read the split's frames into memory once (see module docstring).
         progress: show a progress bar while reading the store.
+        crop: ``(h, w)``: each clip is an ``h x w`` window of the tile (random position, the
+            same for all its frames); ``None``: the whole basin (evaluation windows).
+        storm_crop_prob: with this probability a crop is centred (with a jitter of up to a
+            quarter crop) on a storm of the clip: a track point of ``tracks`` in one of its
+            frames, or without tracks the minimum of ``sampling.cyclone_variable`` in the last
+            input frame when below ``sampling.psl_threshold_pa``; otherwise uniform.
+        norm_stats: ``"train"`` (default): z-score statistics from the train period only (the
+            leading ``train_fraction`` of the frames, whatever ``split`` is built), from the
+            store's per-chunk moments when ``prepare`` wrote them, else from the data;
+            ``"store"``: the store's whole-period ``norm_mean``/``norm_std`` attributes.
     """
 
     def __init__(
@@ -170,6 +108,9 @@ class TileClipDataset(Dataset):
         tracks: str | Path | pd.DataFrame | None = None,
         cache: bool = True,
         progress: bool = False,
+        crop: Sequence[int] | None = None,
+        storm_crop_prob: float = 0.0,
+        norm_stats: str = "train",
     ) -> None:
         self.sampling = sampling if sampling is not None else SamplingConfig()
         check_sampling_config(self.sampling)
@@ -195,29 +136,21 @@ class TileClipDataset(Dataset):
         self.progress = progress
         self._where = f"tile store {self.store}, basin {basin!r}"
 
-        self._ds = open_basin(store, basin)
-        for v in self.variables:
-            if v not in self._ds.data_vars:
-                raise KeyError(
-                    f"{self._where}: no variable {v!r}; has {sorted(map(str, self._ds.data_vars))}"
-                )
-            if self._ds[v].dims != ("time", "lat", "lon"):
-                raise ValueError(
-                    f"{self._where}: variable {v!r} has dims {self._ds[v].dims}, "
-                    "expected ('time', 'lat', 'lon')"
-                )
-        self._stats = self._read_stats()
-        if normalize and self._stats is None:
-            raise KeyError(
-                f"{self._where}: normalize=True needs attrs norm_mean and norm_std on every variable"
-            )
+        if norm_stats not in _NORM_STATS:
+            raise InputError(f"TileClipDataset: norm_stats must be one of {_NORM_STATS}, got {norm_stats!r}")
+        if not 0.0 <= storm_crop_prob <= 1.0:
+            raise InputError(f"TileClipDataset: storm_crop_prob must be in [0, 1], got {storm_crop_prob}")
+        self._ds = open_tiles(store, basin, chunks=None, variables=self.variables)
+        self.crop = self._check_crop(crop)
+        self.storm_crop_prob = float(storm_crop_prob)
 
         self.times = np.asarray(self._ds["time"].values)
         if self.times.size == 0:
             raise ValueError(f"{self._where}: the time axis is empty")
         self.frame_hours = hours_since(self.times, self.times[0])
         n = self.times.size
-        n_train = int(round(train_fraction * n))
+        n_train = int(round(train_fraction * n)) if 0.0 < train_fraction < 1.0 else n
+        self.train_range = (0, n_train)
         self.split_range = {"train": (0, n_train), "test": (n_train, n), "all": (0, n)}[split]
         lo, hi = self.split_range
         try:
@@ -233,10 +166,22 @@ class TileClipDataset(Dataset):
                 v for c, v in enumerate(self.variables) if not np.isfinite(self._data[:, c]).all()
             ]
             raise ValueError(f"{self._where}: non-finite values in variable(s) {bad}")
-        if self.sampling.cyclones_only:
-            self.starts = self._cyclone_windows(
-                tracks if tracks is not None else self.sampling.tracks
+        self.norm_stats = norm_stats
+        self.train_moments = self._train_moments() if norm_stats == "train" else None
+        self._stats = self._stats_from_moments() if norm_stats == "train" else self._read_stats()
+        if normalize and self._stats is None:
+            raise KeyError(
+                f"{self._where}: normalize=True needs attrs norm_mean and norm_std on every variable"
             )
+        tracks = tracks if tracks is not None else self.sampling.tracks
+        if self.sampling.cyclones_only:
+            self.starts = self._cyclone_windows(tracks)
+        self._storm_pixels: dict[int, np.ndarray] | None = None
+        if self.crop is not None and self.storm_crop_prob > 0 and tracks is not None:
+            self._storm_pixels = track_pixels_by_frame(
+                tracks, self.times, self.frame_hours,
+                self._ds["lat"].values.astype(float), self._ds["lon"].values.astype(float),
+            )  # fmt: skip
 
     # ------------------------------------------------------------------ construction helpers
     @classmethod
@@ -256,25 +201,24 @@ class TileClipDataset(Dataset):
             clips_per_epoch=cfg.clips_per_epoch,
             seed=seed,
             cache=cfg.cache,
+            crop=getattr(cfg, "crop", None) if split == "train" else None,
+            storm_crop_prob=getattr(cfg, "storm_crop_prob", 0.0),
             **kwargs,
         )
 
-    def _read_stats(self) -> dict[str, dict[str, float]] | None:
-        stats = {}
-        for v in self.variables:
-            attrs = self._ds[v].attrs
-            if "norm_mean" not in attrs or "norm_std" not in attrs:
-                return None
-            mean, std = float(attrs["norm_mean"]), float(attrs["norm_std"])
-            if not (np.isfinite(mean) and np.isfinite(std) and std > 0):
-                raise ValueError(
-                    f"{self._where}: variable {v!r} has norm_mean={mean}, norm_std={std}; "
-                    "expected finite values with norm_std > 0"
-                )
-            stats[v] = {"mean": mean, "std": std}
-        self._mean = np.array([stats[v]["mean"] for v in self.variables], np.float32)
-        self._std = np.array([stats[v]["std"] for v in self.variables], np.float32)
-        return stats
+    def _check_crop(self, crop: Sequence[int] | None) -> tuple[int, int] | None:
+        if crop is None:
+            return None
+        h_tile, w_tile = self._ds.sizes["lat"], self._ds.sizes["lon"]
+        dims = tuple(crop)
+        if len(dims) != 2 or any(int(c) != c or c < 1 for c in dims):
+            raise InputError(f"{self._where}: crop must be two positive integers (H, W), got {crop!r}")
+        h, w = int(dims[0]), int(dims[1])
+        if h > h_tile or w > w_tile:
+            raise InputError(
+                f"{self._where}: crop {h}x{w} is larger than the {h_tile}x{w_tile} tile"
+            )
+        return h, w
 
     def _read_block(self, lo: int, hi: int, variables: Sequence[str] | None = None) -> np.ndarray:
         """Frames ``lo:hi`` of ``variables`` (default: the channels), float32 ``[T, C, H, W]``."""
@@ -294,25 +238,12 @@ class TileClipDataset(Dataset):
         """Window starts with a cyclone in at least one target frame."""
         lo, hi = self.split_range
         if tracks is not None:
-            t0 = self.times[0]
-            calendar = getattr(t0, "calendar", "standard") or "standard"
-            times, lat, lon = read_track_points(
-                tracks, calendar, getattr(t0, "has_year_zero", None)
-            )
-            inside = _inside_tile(
-                lat, lon, self._ds["lat"].values.astype(float), self._ds["lon"].values.astype(float)
-            )
-            hours = hours_since(times, t0)[inside] if times else np.zeros(0)
-            k = np.clip(np.searchsorted(self.frame_hours, hours), 0, self.frame_hours.size - 1)
-            k_prev = np.clip(k - 1, 0, self.frame_hours.size - 1)
-            near = np.where(
-                np.abs(self.frame_hours[k_prev] - hours) < np.abs(self.frame_hours[k] - hours),
-                k_prev,
-                k,
-            )
-            hit = np.abs(self.frame_hours[near] - hours) <= _TIME_TOL_H
+            pixels = track_pixels_by_frame(
+                tracks, self.times, self.frame_hours,
+                self._ds["lat"].values.astype(float), self._ds["lon"].values.astype(float),
+            )  # fmt: skip
             present = np.zeros(self.frame_hours.size, dtype=bool)
-            present[near[hit]] = True
+            present[list(pixels)] = True
             source = "the tracks" if isinstance(tracks, pd.DataFrame) else str(tracks)
             criterion = f"a track point of {source} inside the tile"
         else:
@@ -354,7 +285,7 @@ class TileClipDataset(Dataset):
     def __len__(self) -> int:
         return self.n_windows if self.clips_per_epoch is None else int(self.clips_per_epoch)
 
-    def _indices(self, i: int) -> tuple[int, ClipIndices, np.ndarray]:
+    def _indices(self, i: int) -> tuple[int, ClipIndices, np.ndarray, tuple[int, int] | None]:
         n = len(self)
         if not -n <= i < n:
             raise IndexError(f"TileClipDataset index {i} out of range for length {n}")
@@ -368,7 +299,35 @@ class TileClipDataset(Dataset):
         mask = np.ones(idx.input_idx.size, dtype=bool)
         if self.sampling.input_drop_prob > 0:
             mask = drop_inputs(mask, self.sampling.input_drop_prob, rng)
-        return i, idx, mask
+        return i, idx, mask, self._crop_origin(rng, idx)
+
+    def _storms(self, idx: ClipIndices) -> np.ndarray:
+        """Storm pixels ``[n, 2]`` of the clip: track points, else a deep enough PSL minimum."""
+        if self._storm_pixels is not None:
+            frames = np.concatenate([idx.input_idx, idx.target_idx])
+            found = [self._storm_pixels[int(f)] for f in frames if int(f) in self._storm_pixels]
+            return np.concatenate(found) if found else np.zeros((0, 2), np.int64)
+        var, thr = self.sampling.cyclone_variable, self.sampling.psl_threshold_pa
+        if var not in self._ds.data_vars:
+            return np.zeros((0, 2), np.int64)
+        field = np.asarray(self._ds[var].isel(time=int(idx.input_idx[-1])).values, np.float64)
+        if not np.isfinite(field).any() or np.nanmin(field) >= thr:
+            return np.zeros((0, 2), np.int64)
+        return np.array([np.unravel_index(np.nanargmin(field), field.shape)], np.int64)
+
+    def _crop_origin(self, rng: np.random.Generator, idx: ClipIndices) -> tuple[int, int] | None:
+        """Top-left corner of the clip's crop (uniform, or storm-centred with jitter)."""
+        if self.crop is None:
+            return None
+        (h, w), (ht, wt) = self.crop, (self._ds.sizes["lat"], self._ds.sizes["lon"])
+        if self.storm_crop_prob > 0 and rng.random() < self.storm_crop_prob:
+            storms = self._storms(idx)
+            if storms.size:
+                r, c = storms[rng.integers(len(storms))]
+                r += rng.integers(-(h // 4), h // 4 + 1)
+                c += rng.integers(-(w // 4), w // 4 + 1)
+                return int(np.clip(r - h // 2, 0, ht - h)), int(np.clip(c - w // 2, 0, wt - w))
+        return int(rng.integers(0, ht - h + 1)), int(rng.integers(0, wt - w + 1))
 
     def _frames(self, index: np.ndarray) -> np.ndarray:
         if self._data is not None:
@@ -381,8 +340,11 @@ class TileClipDataset(Dataset):
         return x
 
     def __getitem__(self, i: int) -> Clip:
-        _, idx, mask = self._indices(i)
+        _, idx, mask, origin = self._indices(i)
         frames = self._frames(np.concatenate([idx.input_idx, idx.target_idx]))
+        if origin is not None and self.crop is not None:
+            (y, x), (h, w) = origin, self.crop
+            frames = frames[..., y : y + h, x : x + w]
         n_in = idx.input_idx.size
         inputs = torch.from_numpy(np.ascontiguousarray(frames[:n_in]))
         inputs[torch.from_numpy(~mask)] = 0.0  # a missing frame carries no data, only its time
@@ -401,10 +363,13 @@ class TileClipDataset(Dataset):
         Keys: ``index``, ``epoch``, ``basin``, ``variables``, ``origin_time``,
         ``input_index`` / ``target_index`` (int64 indices into the store's time
         axis), ``input_times`` / ``target_times`` (lists of cftime),
-        ``input_hours`` / ``target_hours`` (float64, since ``origin_time``), ``input_mask``.
+        ``input_hours`` / ``target_hours`` (float64, since ``origin_time``), ``input_mask``,
+        ``crop`` (``(row, col, h, w)`` of the window in the tile, or None).
         """
-        i, idx, mask = self._indices(i)
+        i, idx, mask, origin = self._indices(i)
+        crop = None if origin is None or self.crop is None else (*origin, *self.crop)
         return {
+            "crop": crop,
             "index": i,
             "epoch": self.epoch,
             "basin": self.basin,
@@ -418,27 +383,3 @@ class TileClipDataset(Dataset):
             "target_hours": idx.target_hours.copy(),
             "input_mask": mask,
         }
-
-    # ------------------------------------------------------------------ normalisation
-    @property
-    def stats(self) -> dict[str, dict[str, float]]:
-        """``{variable: {"mean": m, "std": s}}`` in physical units, from the store's attrs."""
-        if self._stats is None:
-            raise KeyError(f"{self._where}: variables lack norm_mean/norm_std attrs")
-        return {v: dict(s) for v, s in self._stats.items()}
-
-    def inverse_normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Map this dataset's frames ``[..., C, H, W]`` back to physical units.
-
-        Identity when the dataset was built with ``normalize=False``.
-        """
-        if x.dim() < 3 or x.shape[-3] != len(self.variables):
-            raise ValueError(
-                f"inverse_normalize: expected [..., {len(self.variables)}, H, W] "
-                f"({', '.join(self.variables)}), got shape {tuple(x.shape)}"
-            )
-        if not self.normalize:
-            return x
-        std = torch.as_tensor(self._std, dtype=x.dtype, device=x.device)[:, None, None]
-        mean = torch.as_tensor(self._mean, dtype=x.dtype, device=x.device)[:, None, None]
-        return x * std + mean

@@ -32,6 +32,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from hurricane_ode.config import Config
+from hurricane_ode.errors import ConfigError
 from hurricane_ode.evaluation.records import environment_record, write_csv, write_json, write_yaml
 from hurricane_ode.evaluation.scoring import EvalClips, build_eval_clips, score_model
 from hurricane_ode.evaluation.settings import (
@@ -103,9 +104,15 @@ def _as_experiment_config(config: ExperimentConfig | Config | str | Path | None)
     return load_experiment_config(config)
 
 
-def _resolve_data(cfg: ExperimentConfig, progress: bool) -> None:
+def _resolve_data(cfg: ExperimentConfig, progress: bool, demo: bool = False) -> None:
+    """``demo``: no config was given, so the small defaults run on the demo world's tiles."""
     data = cfg.base.data
-    if data.source == "tiles" and data.path is None:
+    if data.source == "tiles" and data.path is None and not data.paths:
+        if not demo:
+            raise ConfigError(
+                "data.path is not set: give the tile store to evaluate on "
+                "(`hurricane-ode prepare` writes one)"
+            )
         from hurricane_ode.demo import demo_tiles
 
         data.path = str(demo_tiles(progress=progress))
@@ -224,7 +231,7 @@ def evaluate(
     verbose = progress if verbose is None else verbose
     root = Path(output_dir)
     root.mkdir(parents=True, exist_ok=True)
-    _resolve_data(cfg, progress)
+    _resolve_data(cfg, progress, demo=config is None)
 
     base = cfg.base
     clips = build_eval_clips(base.data, seed, settings.max_eval_clips, settings.tracking)

@@ -259,3 +259,18 @@ def test_minimum_psl_of_vortex_survives_coarsening(
 def test_bad_shape_rejected() -> None:
     with pytest.raises(ValueError, match="shape"):
         tile_basin(make_world(), "natl", shape=(0, 10))
+
+
+def test_regrid_block_valid_fraction_semantics():
+    from hurricane_ode.data.regrid import regrid_block
+
+    w = np.array([[0.5, 0.5]])  # two equal source cells -> one target cell, per axis
+    x = np.array([[1.0, 2.0], [3.0, np.nan]], dtype=np.float32)
+    assert regrid_block(x, w, w)[0, 0] == pytest.approx(2.0)  # mean of the 3 valid cells
+    assert np.isnan(regrid_block(x, w, w, min_valid_fraction=1.0)[0, 0])
+    x[0, 1] = x[1, 0] = np.nan  # one valid cell of four: below 0.5
+    assert np.isnan(regrid_block(x, w, w)[0, 0])
+    assert regrid_block(x, w, w, min_valid_fraction=0.25)[0, 0] == pytest.approx(1.0)
+    assert regrid_block(x, w, w).dtype == np.float32
+    with pytest.raises(ValueError, match="min_valid_fraction"):
+        regrid_block(x, w, w, min_valid_fraction=0.0)

@@ -260,3 +260,54 @@ def test_calendars_differ_between_files(tmp_path):
     b = _write(_dataset(days=(0.125,), calendar="standard"), tmp_path / "b.nc")
     with pytest.raises(CAM5FormatError, match=r"calendars differ.*a\.nc.*b\.nc"):
         open_cam5([a, b])
+
+
+# ----------------------------------------------------------------------------- foreign inputs
+def test_dataset_input_is_standardised_like_a_file(tmp_path):
+    path = _write(_dataset(lat=np.linspace(60.0, -60.0, NLAT)), tmp_path / "a.nc")
+    from_file = open_cam5(path)
+    raw = xr.open_dataset(path, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
+    from_ds = open_cam5(raw)
+    xr.testing.assert_identical(from_file.drop_attrs(), from_ds.drop_attrs())
+    assert from_ds.lat.values[0] < from_ds.lat.values[-1]
+    with pytest.raises(CAM5FormatError, match=r"a\.nc: variable 'PSL' not found"):
+        open_cam5(raw.drop_vars("PSL"))  # a Dataset opened from a file is named by its source
+    with pytest.raises(CAM5FormatError, match=r"<input Dataset>: variable 'PSL' not found"):
+        open_cam5(raw.load().drop_vars("PSL").drop_encoding())
+    with pytest.raises(CAM5FormatError, match="no input given"):
+        open_cam5(None)
+
+
+def test_unstructured_ncol_grid_is_named(tmp_path):
+    n = 12
+    ds = xr.Dataset(
+        {
+            "PSL": (("time", "ncol"), np.full((2, n), 101000.0, np.float32), {"units": "Pa"}),
+            "lat": ("ncol", np.linspace(-80, 80, n)),
+            "lon": ("ncol", np.linspace(0, 350, n)),
+        },
+        coords={"time": ("time", [0.0, 0.125], {"units": "days since 2005-08-01"})},
+    )
+    path = _write(ds, tmp_path / "se.nc")
+    with pytest.raises(CAM5FormatError, match=r"se\.nc: an unstructured grid \(dimension 'ncol' of 12"):
+        open_cam5(path)
+
+
+def test_decode_warnings_condensed_to_one_line_each(tmp_path, caplog):
+    ds = _dataset()
+    for name in ("U850", "V850", "PSL"):
+        ds[name].attrs["missing_value"] = np.float32(-999.0)
+    enc = {v: {"_FillValue": np.float32(1e36)} for v in ("U850", "V850", "PSL")}
+    enc |= {v: {"_FillValue": None} for v in ("time", "lat", "lon")}
+    path = tmp_path / "multi.nc"
+    ds.to_netcdf(path, engine="netcdf4", encoding=enc)
+    with caplog.at_level(logging.WARNING, logger="hurricane_ode.data.cam5"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # none may escape as a raw warning
+            open_cam5(path)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines, "the multiple-fill-value warnings are reported"
+    assert all("\n" not in line and "multi.nc" in line for line in lines)
+    assert len(lines) < 3 and any("and 2 more like it" in line for line in lines)

@@ -231,3 +231,73 @@ def test_cli_prepare_on_synthetic_world(demo_world, tmp_path: Path, capsys) -> N
         == 2
     )
     assert "unknown basin 'atlantis'" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- streaming tiler
+def test_files_native_resolution_all_basins_one_pass_equal_tile_basin(demo_world, tmp_path) -> None:
+    from hurricane_ode.data.cam5 import open_cam5
+
+    basins = ["natl", "nio", "wpac", "epac", "sio", "spac"]
+    out = prepare_tiles(demo_world.files, basins, None, tmp_path / "n.zarr", progress=False,
+                        time_chunk=5)  # fmt: skip  # chunks straddle the two files
+    src = open_cam5(demo_world.files)
+    for b in basins:
+        tiles, ref = open_tiles(out, b), tile_basin(src, b)
+        assert (tiles.sizes["lat"], tiles.sizes["lon"]) == (30, 80)  # 60 x 160 deg at 2 deg
+        np.testing.assert_array_equal(tiles.lon.values, ref.lon.values)
+        for v in VARS:
+            np.testing.assert_array_equal(tiles[v].values, ref[v].values)
+    coarse = prepare_tiles(demo_world.files, ["natl"], None, tmp_path / "r.zarr", progress=False,
+                           resolution=4.0)  # fmt: skip
+    ref = tile_basin(src, "natl", resolution=4.0)
+    assert open_tiles(coarse, "natl")["PSL"].shape == (src.sizes["time"], 15, 40)
+    np.testing.assert_array_equal(open_tiles(coarse, "natl")["PSL"].values, ref["PSL"].values)
+
+
+def _holey_world(tmp_path: Path) -> Path:
+    """A 1-degree CAM5 file: a 5x5 NaN patch in PSL and 1e36 fill in U850 inside natl."""
+    ds = make_world(n_times=6, res=1.0).load()
+    lat, lon = ds.lat.values, ds.lon.values
+    i, j = int(np.searchsorted(lat, 25.0)), int(np.searchsorted(lon, 300.0))
+    psl, u = ds["PSL"].values.copy(), ds["U850"].values.copy()
+    psl[2:4, i : i + 5, j : j + 5] = np.nan
+    u[2:4, i : i + 5, j : j + 5] = 1e36
+    ds["PSL"].values, ds["U850"].values = psl, u
+    ds["time"].encoding = {"units": "hours since 2005-02-27", "calendar": "noleap"}
+    path = tmp_path / "holey.nc"
+    enc = {v: {"_FillValue": None} for v in ("time", "lat", "lon")}
+    ds.to_netcdf(path, engine="netcdf4", encoding=enc)
+    return path
+
+
+def test_missing_patch_stays_a_patch_and_is_reported(tmp_path: Path, capsys) -> None:
+    from hurricane_ode.cli import main
+
+    path = _holey_world(tmp_path)
+    out = tmp_path / "h.zarr"
+    rc = main(["prepare", "--input", str(path), "--basin", "natl", "--shape", "32", "32",
+               "--output", str(out), "--quiet"])  # fmt: skip
+    assert rc == 0
+    printed = capsys.readouterr().out
+    tiles = open_tiles(out, "natl")
+    for v in ("PSL", "U850"):
+        nan_per_frame = np.isnan(tiles[v].values).reshape(6, -1).sum(axis=1)
+        assert nan_per_frame[[0, 1, 4, 5]].tolist() == [0, 0, 0, 0]
+        assert 0 < nan_per_frame[2] <= 4, "a 5x5 patch of 1-degree cells never blanks a frame"
+    assert np.nanmax(np.abs(tiles["U850"].values)) < 1e3, "fill values never enter the means"
+    assert tiles.attrs["missing_cells"] == int(np.isnan(tiles.to_array().values).sum())
+    assert tiles.attrs["missing_time_count"] == 2
+    assert f"natl: {tiles.attrs['missing_cells']} missing cells (all variables) at 2 time(s)" in printed
+    strict = prepare_tiles(path, "natl", (32, 32), tmp_path / "s.zarr", progress=False,
+                           min_valid_fraction=1.0)  # fmt: skip
+    loose = np.isnan(tiles["PSL"].values)
+    assert (np.isnan(open_tiles(strict, "natl")["PSL"].values) >= loose).all()
+
+
+def test_local_cluster_scheduler_option(demo_world, tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    a = prepare_tiles(demo_world.files, "natl", (6, 16), tmp_path / "a.zarr", progress=False,
+                      scheduler="local:1")  # fmt: skip
+    b = prepare_tiles(demo_world.files, "natl", (6, 16), tmp_path / "b.zarr", progress=False,
+                      scheduler="sync")  # fmt: skip
+    np.testing.assert_array_equal(open_tiles(a, "natl")["PSL"].values, open_tiles(b, "natl")["PSL"].values)

@@ -65,7 +65,9 @@ def raw(store, group, var, index):
 
 @pytest.mark.parametrize("variables", [("PSL",), ("U850", "PSL"), ("U850", "V850", "PSL")])
 def test_clip_shapes_dtypes_and_normalisation(store, variables):
-    ds = TileClipDataset(store, "natl", variables=variables, sampling=SAMPLING, clips_per_epoch=6)
+    ds = TileClipDataset(
+        store, "natl", variables=variables, sampling=SAMPLING, clips_per_epoch=6, norm_stats="store"
+    )
     clip = ds[0]
     c = len(variables)
     assert clip.inputs.shape == (3, c, N_Y, N_X) and clip.targets.shape == (2, c, N_Y, N_X)
@@ -232,3 +234,77 @@ def test_from_config_and_errors(store):
         ds.inverse_normalize(torch.zeros(2, 2, N_Y, N_X))
     with pytest.raises(IndexError):
         ds[len(ds)]
+
+
+# ---------------------------------------------------------------------------- crops, stats, stores
+def test_train_period_statistics_by_default(store):
+    ds = TileClipDataset(store, "natl", sampling=SAMPLING, clips_per_epoch=2)
+    n_train = int(round(0.8 * N_T))
+    with xr.open_zarr(store, group="natl") as raw_ds:
+        for v in ("U850", "V850", "PSL"):
+            x = raw_ds[v].values[:n_train].astype(np.float64)
+            assert ds.stats[v]["mean"] == pytest.approx(x.mean(), rel=1e-9)
+            assert ds.stats[v]["std"] == pytest.approx(x.std(), rel=1e-9)
+    test = TileClipDataset(store, "natl", sampling=SAMPLING, split="test", clips_per_epoch=2)
+    assert test.stats == ds.stats, "the test split is normalised with the train period's stats"
+
+
+def test_random_crops_are_windows_of_the_tile(store):
+    ds = TileClipDataset(store, "natl", sampling=SAMPLING, clips_per_epoch=8, crop=(8, 5),
+                         normalize=False)  # fmt: skip
+    origins = set()
+    for i in range(8):
+        clip, info = ds[i], ds.clip_info(i)
+        y, x, h, w = info["crop"]
+        assert clip.inputs.shape == (3, 3, 8, 5) and (h, w) == (8, 5)
+        full = raw(store, "natl", "PSL", info["input_index"])
+        np.testing.assert_array_equal(clip.inputs[:, 2].numpy(), full[:, y : y + 8, x : x + 5])
+        origins.add((y, x))
+    assert len(origins) > 1
+    np.testing.assert_array_equal(ds[3].inputs, ds[3].inputs)  # deterministic per index
+    with pytest.raises(ValueError, match="larger than the 16x16 tile"):
+        TileClipDataset(store, "natl", sampling=SAMPLING, crop=(32, 4))
+
+
+def test_storm_centred_crops_follow_tracks_and_psl_minimum(store):
+    from hurricane_ode.data.tile_reader import open_tiles
+
+    times = open_tiles(store, "natl").time.values
+    tracks = pd.DataFrame({"time": [t.strftime("%Y-%m-%dT%H:%M:%S") for t in times],
+                           "lat": 10.0 + 13 * 1.0, "lon": 352.0 + 12})  # fmt: skip  # row 13, col 12
+    ds = TileClipDataset(store, "natl", sampling=SAMPLING, clips_per_epoch=10, crop=(4, 4),
+                         storm_crop_prob=1.0, tracks=tracks)  # fmt: skip
+    for i in range(10):
+        y, x, h, w = ds.clip_info(i)["crop"]
+        assert y <= 13 < y + h and x <= 12 < x + w
+    # no tracks: centred on the PSL minimum of the last input frame when below the threshold
+    cfg = SamplingConfig(sampling_rate=1.0, n_inputs=2, n_targets=1, psl_threshold_pa=99500.0)
+    ds = TileClipDataset(store, "natl", sampling=cfg, split="all", clips_per_epoch=None,
+                         crop=(4, 4), storm_crop_prob=1.0)  # fmt: skip
+    hits = [ds.clip_info(i) for i in range(len(ds)) if ds.clip_info(i)["input_index"][-1] in LOW_FRAMES]
+    assert hits
+    for info in hits:
+        y, x, _, _ = info["crop"]
+        assert y <= 5 < y + 4 and x <= 7 < x + 4
+
+
+def test_combined_stores_pool_train_statistics(store):
+    from hurricane_ode.data.combined import CombinedClipDataset
+    from hurricane_ode.data.sources import build_dataset
+
+    a = TileClipDataset(store, "natl", sampling=SAMPLING, clips_per_epoch=3)
+    b = TileClipDataset(store, "gappy", sampling=SAMPLING, clips_per_epoch=4)
+    both = CombinedClipDataset([a, b])
+    assert len(both) == 7 and both[6].inputs.shape == (3, 3, N_Y, N_X)
+    with xr.open_zarr(store, group="natl") as na, xr.open_zarr(store, group="gappy") as ga:
+        x = np.concatenate([na["PSL"].values[: a.train_range[1]].ravel(),
+                            ga["PSL"].values[: b.train_range[1]].ravel()]).astype(np.float64)  # fmt: skip
+    assert both.stats["PSL"]["mean"] == pytest.approx(x.mean(), rel=1e-9)
+    assert a.stats == b.stats == both.stats
+    cfg = DataConfig(paths=[f"{store}::natl", f"{store}::gappy"], sampling=SAMPLING, clips_per_epoch=6)
+    train = build_dataset(cfg, "train")
+    assert isinstance(train, CombinedClipDataset) and len(train) == 6
+    test = build_dataset(cfg, "test")
+    assert test.stats == train.stats and test.basin == "natl"
+    with pytest.raises(ValueError, match="data.path is not set"):
+        build_dataset(DataConfig(sampling=SAMPLING), "train")
