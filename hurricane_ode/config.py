@@ -122,6 +122,12 @@ class DataConfig:
     storm_crop_prob: float = 0.0
     """``tiles`` with ``crop``: probability that a crop is centred on a storm (track points of
     ``sampling.tracks``, else the PSL minimum below ``sampling.psl_threshold_pa``)."""
+    validation_path: str | None = None
+    """Validation during training (``train.validate_every`` > 0): a tile store (``STORE[::BASIN]``,
+    whole basins, every frame; a world kept out of training) normalised with the training
+    statistics. ``None``: the ``test`` split of the training data (whole basins)."""
+    validation_windows: int = 16
+    """Windows scored at each validation (evenly spaced, the same ones every time)."""
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
 
 
@@ -176,6 +182,10 @@ class ModelConfig:
     """Ours, not the paper's. ``none`` (paper): G's flow is the whole flow. ``advection``: G's flow
     corrects a classical motion estimate (pyramidal Lucas-Kanade on the last two observed inputs,
     :mod:`hurricane_ode.models.motion`), so the untrained decoder already advects."""
+    flow_prior_max_speed: float = 1.0
+    """Cap on the prior's speed, pixels per clip-time unit (1 px/h = 111 km/h on a 1-degree
+    grid, well above any storm's translation; it stops a noisy estimate over a short gap
+    from carrying frames across the basin)."""
     warp_source: str = "previous"
     """Ours. ``previous`` (paper): warp the previous output frame by this step's flow. ``reference``:
     warp the reference frame X_{s_0} by the accumulated flow, one interpolation per output

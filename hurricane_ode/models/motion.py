@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["pyramid_motion", "advection_velocity", "advection_offset"]
+__all__ = ["pyramid_motion", "advection_velocity", "advection_offset", "advection_offsets"]
 
 
 def _warp(image: Tensor, flow: Tensor) -> Tensor:
@@ -111,11 +111,15 @@ def _last_two_observed(mask: Tensor) -> tuple[Tensor, Tensor]:
     return last, prev
 
 
-def advection_velocity(inputs: Tensor, input_times: Tensor, mask: Tensor, **motion_kwargs: float) -> Tensor:
+def advection_velocity(
+    inputs: Tensor, input_times: Tensor, mask: Tensor, max_speed: float | None = None, **motion_kwargs: float
+) -> Tensor:
     """Velocity ``[B, 2, H, W]`` in pixels per clip-time unit from the last two observed inputs.
 
     inputs ``[B, T, C, H, W]``, input_times ``[B, T]``, mask ``[B, T]`` bool. A sample with one
-    observed input (or a zero gap) gets zero velocity (persistence).
+    observed input (or a zero gap) gets zero velocity (persistence). ``max_speed`` caps the
+    speed (pixels per clip-time unit): a noisy estimate over a short gap must not carry a
+    frame across the basin.
     """
     last, prev = _last_two_observed(mask)
     rows = torch.arange(inputs.shape[0], device=inputs.device)
@@ -125,7 +129,11 @@ def advection_velocity(inputs: Tensor, input_times: Tensor, mask: Tensor, **moti
     ok = ok & (gap != 0)
     motion = pyramid_motion(inputs[rows, prev], inputs[rows, last], **motion_kwargs)
     gap = torch.where(ok, gap, torch.ones_like(gap)).view(-1, 1, 1, 1)
-    return torch.where(ok.view(-1, 1, 1, 1), motion / gap, torch.zeros_like(motion))
+    velocity = torch.where(ok.view(-1, 1, 1, 1), motion / gap, torch.zeros_like(motion))
+    if max_speed is not None:
+        speed = velocity.norm(dim=1, keepdim=True)
+        velocity = velocity * (max_speed / speed.clamp(min=max_speed))
+    return velocity
 
 
 def advection_offset(velocity: Tensor, lead: Tensor, max_substep: float = 1.0) -> Tensor:
@@ -135,12 +143,29 @@ def advection_offset(velocity: Tensor, lead: Tensor, max_substep: float = 1.0) -
     trajectories in sub-steps of at most ``max_substep`` pixels, the velocity sampled along
     the way. No gradient (the prior is a fixed input to the learned correction).
     """
+    return advection_offsets(velocity, lead[:, None], max_substep)[:, 0]
+
+
+def advection_offsets(velocity: Tensor, leads: Tensor, max_substep: float = 1.0) -> Tensor:
+    """Departure offsets ``[B, K, 2, H, W]`` for ascending ``leads`` ``[B, K]`` along one trajectory.
+
+    The backward trajectory from each pixel is one path: the offset for lead ``L_k`` continues
+    the path of ``L_{k-1}``, so K leads cost about as many velocity samples as the longest
+    one. Leads may be negative (backward in time) as long as each sample's are monotone.
+    """
     with torch.no_grad():
-        disp = (velocity * lead.view(-1, 1, 1, 1)).abs().flatten(1)
-        n_sub = torch.ceil(disp.max(dim=1).values / max_substep).clamp(min=1)
-        frac = (lead / n_sub).view(-1, 1, 1, 1)
+        b, k = leads.shape
+        speed = velocity.abs().flatten(1).max(dim=1).values  # [B] pixels per time unit
         offset = torch.zeros_like(velocity)
-        for i in range(int(n_sub.max().item()) if n_sub.numel() else 0):
-            active = (i < n_sub).view(-1, 1, 1, 1)
-            offset = torch.where(active, offset - _warp(velocity, offset) * frac, offset)
-        return offset
+        done = torch.zeros(b, dtype=velocity.dtype, device=velocity.device)
+        out = []
+        for j in range(k):
+            step = leads[:, j].to(velocity.dtype) - done
+            n_sub = torch.ceil((speed * step.abs()) / max_substep).clamp(min=1)
+            frac = (step / n_sub).view(-1, 1, 1, 1)
+            for i in range(int(n_sub.max().item())):
+                active = (i < n_sub).view(-1, 1, 1, 1)
+                offset = torch.where(active, offset - _warp(velocity, offset) * frac, offset)
+            done = leads[:, j].to(velocity.dtype)
+            out.append(offset)
+        return torch.stack(out, dim=1)

@@ -80,7 +80,7 @@ from hurricane_ode.models.base import (
     stack_steps,
 )
 from hurricane_ode.models.convgru import ConvGRUCell
-from hurricane_ode.models.motion import advection_offset, advection_velocity
+from hurricane_ode.models.motion import advection_offset, advection_offsets, advection_velocity
 from hurricane_ode.models.odefunc import ConvODEFunc
 from hurricane_ode.models.solver import integrate_intervals, integrate_sequence, step_counts
 
@@ -360,14 +360,13 @@ class VidODE(ForecastModel):
         if not (cfg.use_warp and cfg.flow_prior == "advection"):
             return None
         b, k = x.query_times.shape
-        velocity = advection_velocity(x.inputs, x.input_times, x.mask)
+        velocity = advection_velocity(x.inputs, x.input_times, x.mask, max_speed=cfg.flow_prior_max_speed)
         t_ref = reference_times(x.input_times, x.mask, x.query_times)
         if cfg.warp_source == "reference":
-            leads = x.query_times - t_ref[:, None]
-        else:
-            knots = torch.cat([t_ref[:, None], x.query_times], dim=1)
-            leads = knots[:, 1:] - knots[:, :-1]
-        offsets = advection_offset(velocity.repeat_interleave(k, dim=0), leads.reshape(-1).float())
+            return advection_offsets(velocity, (x.query_times - t_ref[:, None]).float()).to(x.inputs.dtype)
+        knots = torch.cat([t_ref[:, None], x.query_times], dim=1)
+        steps = (knots[:, 1:] - knots[:, :-1]).float()
+        offsets = advection_offset(velocity.repeat_interleave(k, dim=0), steps.reshape(-1))
         return offsets.unflatten(0, (b, k)).to(x.inputs.dtype)
 
     def predict(self, x: ModelInputs) -> ModelOutput:
