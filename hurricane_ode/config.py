@@ -239,7 +239,9 @@ class TrainConfig:
     device: str = "auto"
     """``auto`` (CUDA if available), ``cpu`` or ``cuda[:N]``."""
     amp: bool | None = None
-    """bf16 autocast; ``None`` = on for CUDA, off for CPU."""
+    """bf16 autocast (convs in bf16; the latent state, the ODE integration and the losses stay float32);
+    ``None`` = on where bf16 is native: CUDA, and CPUs with AVX512-BF16 (measured on such a CPU:
+    the same loss curve as float32 over 200 steps, 1.45x faster), else off."""
     compile: bool = False
     """``torch.compile`` the generator (GPU only in practice)."""
     checkpoint_every: int = 200

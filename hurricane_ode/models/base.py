@@ -44,7 +44,7 @@ from hurricane_ode.registry import Registry
 __all__ = [
     "ModelOutput",
     "ModelInputs",
-    "Forecaster",
+    "ModelProtocol",
     "ForecastModel",
     "MODES",
     "check_inputs",
@@ -121,7 +121,7 @@ class ModelInputs:
 
 
 @runtime_checkable
-class Forecaster(Protocol):
+class ModelProtocol(Protocol):
     """Structural type of a model: frames + times + mask in, frames at query times out."""
 
     def __call__(

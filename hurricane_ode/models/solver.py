@@ -177,28 +177,53 @@ def _per_sample_steps(dt: Tensor, step_size: float | None) -> tuple[Tensor, int]
 def _fixed_step(
     func: ODEFunc, h: Tensor, dt: Tensor, method: str, step_size: float | None, n: Tensor, n_max: int
 ) -> Tensor:
+    """``n_max`` vectorised steps; step ``k`` evaluates ``func`` only on the samples still moving.
+
+    ``n`` (CPU, ``[B]``) is each sample's step count, so the active set is known on the host
+    without a sync; a sample whose interval is done costs nothing more.
+    """
     shape = (-1,) + (1,) * (h.dim() - 1)
-    n = n.to(dt.device)
+    n_dev = n.to(dt.device, non_blocking=True)
     sign = torch.sign(dt)
     full = sign * (step_size if step_size is not None else 0.0)
-    last = dt - (n - 1).clamp(min=0).to(dt.dtype) * full
+    last = dt - (n_dev - 1).clamp(min=0).to(dt.dtype) * full
     t = torch.zeros_like(dt)
     for k in range(n_max):
-        hk = torch.where(k < n - 1, full, torch.where(k == n - 1, last, torch.zeros_like(dt)))
-        hb = hk.view(shape).to(h.dtype)
-        if method == "euler":
-            h = h + hb * func(t, h).to(h.dtype)
-        elif method == "midpoint":
-            k1 = func(t, h).to(h.dtype)
-            h = h + hb * func(t + hk / 2, h + hb / 2 * k1).to(h.dtype)
-        else:  # torchdiffeq's rk4: the 3/8 rule
-            k1 = func(t, h).to(h.dtype)
-            k2 = func(t + hk / 3, h + hb * k1 / 3).to(h.dtype)
-            k3 = func(t + hk * 2 / 3, h + hb * (k2 - k1 / 3)).to(h.dtype)
-            k4 = func(t + hk, h + hb * (k1 - k2 + k3)).to(h.dtype)
-            h = h + hb * (k1 + 3 * (k2 + k3) + k4) / 8
+        hk = torch.where(k < n_dev - 1, full, torch.where(k == n_dev - 1, last, torch.zeros_like(dt)))
+        active = n > k
+        if bool(active.all()):  # a CPU tensor: no device sync
+            h = _rk_update(func, h, t, hk, hk.view(shape).to(h.dtype), method)
+        else:
+            idx = active.nonzero().squeeze(1).to(h.device, non_blocking=True)
+            sub = _rk_update(func, h[idx], t[idx], hk[idx], hk[idx].view(shape).to(h.dtype), method)
+            h = h.index_copy(0, idx, sub)
         t = t + hk
     return h
+
+
+def _rk_update(func: ODEFunc, h: Tensor, t: Tensor, hk: Tensor, hb: Tensor, method: str) -> Tensor:
+    """One explicit step of ``method`` (torchdiffeq's formulas; ``rk4`` is its 3/8 rule)."""
+    if method == "euler":
+        return h + hb * func(t, h).to(h.dtype)
+    if method == "midpoint":
+        k1 = func(t, h).to(h.dtype)
+        return h + hb * func(t + hk / 2, h + hb / 2 * k1).to(h.dtype)
+    k1 = func(t, h).to(h.dtype)
+    k2 = func(t + hk / 3, h + hb * k1 / 3).to(h.dtype)
+    k3 = func(t + hk * 2 / 3, h + hb * (k2 - k1 / 3)).to(h.dtype)
+    k4 = func(t + hk, h + hb * (k1 - k2 + k3)).to(h.dtype)
+    return h + hb * (k1 + 3 * (k2 + k3) + k4) / 8
+
+
+def _shared_grid(dts: Tensor) -> tuple[Tensor, Tensor] | None:
+    """If all samples share one monotone sequence of intervals: its distinct knots and, per
+    interval end, the knot index (both on the CPU); else None. One host copy of ``dts``."""
+    host = dts.detach().cpu()
+    row = host[0]
+    if not (bool((host == row).all()) and (bool((row >= 0).all()) or bool((row <= 0).all()))):
+        return None
+    knots, inverse = torch.unique_consecutive(torch.cat([row.new_zeros(1), row.cumsum(0)]), return_inverse=True)
+    return knots, inverse[1:]
 
 
 def integrate_intervals(
@@ -259,10 +284,11 @@ def integrate_sequence(
     solver
         Fixed-step ``euler``/``midpoint``/``rk4`` (no adjoint) take each sample's own
         torchdiffeq grid per interval (bit-compatible with solving the sample alone).
-        Everything else is ONE torchdiffeq call on the reparametrised problem
-        ``s in [0, K]``, ``dh/ds = dts[b, floor(s)] * f(h)`` (``jump_t`` at the
-        interval boundaries, per-sample error norm): the solver is never restarted
-        between query times.
+        Everything else is ONE torchdiffeq call with a per-sample error norm: on the
+        common knots when every sample has the same intervals (extrapolation at fixed
+        leads: the usual training batch), else on the reparametrised problem
+        ``s in [0, K]``, ``dh/ds = dts[b, floor(s)] * f(h)`` (``jump_t`` at the interval
+        boundaries). The solver is never restarted between query times.
     steps
         ``step_counts(dts, solver)`` computed earlier (CPU), to avoid a host sync.
 
@@ -284,6 +310,14 @@ def integrate_sequence(
                 h = _fixed_step(func, h, dts[:, i], solver.method, solver.step_size, n[:, i], n_max)
             states.append(h)
         return torch.stack(states, 1)
+    shared = _shared_grid(dts)
+    if shared is not None:  # every sample has the same knots: solve on them directly
+        knots, where = shared
+        if knots.numel() == 1:
+            return h0.unsqueeze(1).expand(-1, k, *h0.shape[1:])
+        grid = knots.to(device=h0.device, dtype=h0.dtype)
+        ys = _odeint(func, h0, grid, solver, solver.step_size, per_sample=True)
+        return ys[where.to(h0.device)].transpose(0, 1)
     # a fresh wrapper per call: the adjoint's backward pass calls it again later
     wrapper = _PiecewiseScaled(func, dts, h0.dim())
     step = None

@@ -38,6 +38,14 @@ Decoder (Eq. 2)
     the previous *output* (paper; the official code chains the warp on the previous
     warped image instead).
 
+Cost and precision
+    The decoder ODE is solved once through ``t_ref`` and every query time
+    (:func:`~hurricane_ode.models.solver.integrate_sequence`); G then runs once on all K
+    state pairs as one batch, and only the composition Psi (which warps the previous
+    output) is sequential. Under autocast the convolutions may run in bf16 while the
+    latent state, the GRU update and the ODE integration stay float32 (an Euler increment
+    of ~1e-3 |h| would mostly vanish in bf16).
+
 D and the previous frame (``ModelConfig.composition``)
     ``paper`` (default): ``Psi = M * W(F, X_prev) + (1 - M) * D`` exactly as Eq. 2
     writes it, and the same ``D`` is what the difference loss compares with

@@ -184,9 +184,22 @@ def lsgan_discriminator_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor
     return (real_scores.float() - 1.0).pow(2).mean() + fake_scores.float().pow(2).mean()
 
 
-def _valid_frames(frames: Tensor, mask: Tensor) -> Tensor:
-    """Frames ``[B, K, C, H, W]`` where ``mask`` -> ``[N, C, H, W]``."""
-    return frames[mask]
+def _frames_and_weights(frames: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """All ``B*K`` frames (missing ones zeroed) and their validity ``[B*K]``.
+
+    No boolean-mask indexing: the shapes never depend on the mask, so nothing syncs
+    with the host on an accelerator; missing frames get weight 0 in :func:`_frame_mean`.
+    """
+    m = mask.reshape(-1)
+    flat = frames.flatten(0, 1)
+    return torch.where(m[:, None, None, None], flat, torch.zeros((), dtype=flat.dtype, device=flat.device)), m
+
+
+def _frame_mean(per_patch: Tensor, valid: Tensor) -> Tensor:
+    """Mean over valid frames (and their patches) of ``per_patch`` ``[N, ...]`` (0 when none is valid)."""
+    per = per_patch.float().flatten(1).mean(1)
+    per = torch.where(valid, per, torch.zeros_like(per))
+    return per.sum() / valid.sum().clamp_min(1).to(per.dtype)
 
 
 def generator_loss(
@@ -209,11 +222,10 @@ def generator_loss(
         total = total + weights.lambda_diff * diff
         terms["diff"] = diff
     if discriminators is not None:
-        fake_img = _valid_frames(out.frames, batch.target_mask)
-        if fake_img.shape[0] > 0:
-            g_img = lsgan_generator_loss(discriminators["img"](fake_img))
-            total = total + weights.lambda_img * g_img
-            terms["g_img"] = g_img
+        fake_img, valid = _frames_and_weights(out.frames, batch.target_mask)
+        g_img = _frame_mean((discriminators["img"](fake_img).float() - 1.0).pow(2), valid)
+        total = total + weights.lambda_img * g_img
+        terms["g_img"] = g_img
         _, fake_seq = sequence_clips(batch, out.frames, task)
         g_seq = lsgan_generator_loss(_seq_scores(discriminators["seq"], fake_seq, batch, task))
         total = total + weights.lambda_seq * g_seq
@@ -242,14 +254,13 @@ def discriminator_loss(
     frames = frames.detach()
     total = frames.new_zeros((), dtype=torch.float32)
     terms: dict[str, Tensor] = {}
-    real_img = _valid_frames(batch.targets, batch.target_mask)
+    real_img, valid = _frames_and_weights(batch.targets, batch.target_mask)
+    fake_img, _ = _frames_and_weights(frames.to(real_img.dtype), batch.target_mask)
     n = real_img.shape[0]
-    if n > 0:
-        fake_img = _valid_frames(frames, batch.target_mask).to(real_img.dtype)
-        scores = discriminators["img"](torch.cat([real_img, fake_img]))  # one call for both
-        d_img = lsgan_discriminator_loss(scores[:n], scores[n:])
-        total = total + d_img
-        terms["d_img"] = d_img.detach()
+    scores = discriminators["img"](torch.cat([real_img, fake_img])).float()  # one call for both
+    d_img = _frame_mean((scores[:n] - 1.0).pow(2), valid) + _frame_mean(scores[n:].pow(2), valid)
+    total = total + d_img
+    terms["d_img"] = d_img.detach()
     real_seq, fake_seq = sequence_clips(batch, frames, task)
     b = real_seq.shape[0]
     scores = _seq_scores(discriminators["seq"], torch.cat([real_seq, fake_seq.to(real_seq.dtype)]), batch, task)

@@ -26,6 +26,7 @@ from hurricane_ode.training.distributed import DistInfo, all_reduce_mean
 
 __all__ = [
     "TrainResult",
+    "default_amp",
     "resolve_device",
     "reduce_window",
     "METRIC_COLUMNS",
@@ -133,6 +134,14 @@ class MetricsLog:
         """Flush TensorBoard."""
         if self.tb is not None:
             self.tb.close()
+
+
+def default_amp(device: torch.device) -> bool:
+    """``train.amp = None``: bf16 autocast where bf16 is native (CUDA; CPUs with AVX512-BF16, AMX ones included)."""
+    if device.type == "cuda":
+        return True
+    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    return device.type == "cpu" and probe is not None and bool(probe())
 
 
 def seed_everything(seed: int) -> None:

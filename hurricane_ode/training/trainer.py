@@ -61,6 +61,7 @@ from hurricane_ode.training.runlog import (
     DecayWithFloor,
     MetricsLog,
     TrainResult,
+    default_amp,
     epoch_batches,
     reduce_window,
     resolve_device,
@@ -125,7 +126,8 @@ class Trainer(TrainerState):
         self.best: dict[str, Any] | None = None
         self.metrics: dict[str, float] = {}
         self.resumed = False
-        amp = tc.amp if tc.amp is not None else self.device.type == "cuda"
+        self.amp = tc.amp if tc.amp is not None else default_amp(self.device)
+        amp = self.amp
         self._autocast = (
             (lambda: torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)) if amp else nullcontext
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -196,3 +198,22 @@ def test_sequence_loss_counts_every_generated_frame_as_fake_and_scores_target_wi
     real_s, fake_s = d(real, last=K), d(fake, last=K)
     _, terms = discriminator_loss(gen, batch, discs, "extrapolation")
     assert terms["d_seq"].item() == pytest.approx(lsgan_discriminator_loss(real_s, fake_s).item(), rel=1e-5)
+
+
+def test_image_gan_terms_ignore_missing_targets_without_mask_indexing():
+    torch.manual_seed(0)
+    batch = make_batch()
+    batch.target_mask[0, 1] = False
+    batch.targets[0, 1] = float("nan")  # a missing target's content must not leak
+    gen = torch.randn(B, K, C, H, W)
+    d = nn.Conv2d(C, 1, 3)
+    discs = {"img": d, "seq": Const(0.0)}
+    _, terms = generator_loss(ModelOutput(frames=gen), batch, LossConfig(), discs)
+    valid = batch.target_mask.reshape(-1)
+    want = ((d(gen.flatten(0, 1)[valid]) - 1) ** 2).mean()
+    assert terms["g_img"].item() == pytest.approx(want.item(), rel=1e-5)
+    _, dterms = discriminator_loss(gen, batch, discs)
+    real = batch.targets.flatten(0, 1)[valid]
+    want_d = ((d(real) - 1) ** 2).mean() + (d(gen.flatten(0, 1)[valid]) ** 2).mean()
+    assert math.isfinite(dterms["d_img"].item())
+    assert dterms["d_img"].item() == pytest.approx(want_d.item(), rel=1e-5)
