@@ -122,6 +122,12 @@ class DataConfig:
     storm_crop_prob: float = 0.0
     """``tiles`` with ``crop``: probability that a crop is centred on a storm (track points of
     ``sampling.tracks``, else the PSL minimum below ``sampling.psl_threshold_pa``)."""
+    validation_path: str | None = None
+    """Validation during training (``train.validate_every`` > 0): a tile store (``STORE[::BASIN]``,
+    whole basins, every frame; a world kept out of training) normalised with the training
+    statistics. ``None``: the ``test`` split of the training data (whole basins)."""
+    validation_windows: int = 16
+    """Windows scored at each validation (evenly spaced, the same ones every time)."""
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
 
 
@@ -172,6 +178,24 @@ class ModelConfig:
     (as the official code does); ``residual`` = ``M*W + (1-M)*(X_prev + D)``."""
     n_inputs: int = 5
     """Input frames per clip; only the ODE-Conv encoder (``use_ode_encoder=False``) depends on it."""
+    flow_prior: str = "none"
+    """Ours, not the paper's. ``none`` (paper): G's flow is the whole flow. ``advection``: G's flow
+    corrects a classical motion estimate (pyramidal Lucas-Kanade on the last two observed inputs,
+    :mod:`hurricane_ode.models.motion`), so the untrained decoder already advects."""
+    flow_prior_max_speed: float = 1.0
+    """Cap on the prior's speed, pixels per clip-time unit (1 px/h = 111 km/h on a 1-degree
+    grid, well above any storm's translation; it stops a noisy estimate over a short gap
+    from carrying frames across the basin)."""
+    warp_source: str = "previous"
+    """Ours. ``previous`` (paper): warp the previous output frame by this step's flow. ``reference``:
+    warp the reference frame X_{s_0} by the accumulated flow, one interpolation per output
+    instead of one per step, so repeated bilinear resampling does not smooth the vortices away."""
+    head_init: str = "default"
+    """Ours. ``default`` (paper): PyTorch's init for G's last layer. ``identity``: G's last layer
+    starts at zero (D = 0, no flow correction) and the mask logit at ``mask_bias_init``, so the
+    first forecasts are the (prior-)warped frames and training learns corrections to them."""
+    mask_bias_init: float = 4.0
+    """Initial mask logit with ``head_init = identity`` (sigmoid(4) = 0.98 weight on the warp)."""
     disc_base_channels: int = 64
     """Channels of the first layer of the image and sequence discriminators."""
     disc_window: int | None = None

@@ -128,6 +128,7 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
 def run(args: argparse.Namespace) -> int:
     from hurricane_ode.config import Config, config_from_dict, config_to_dict, load_config
     from hurricane_ode.training.trainer import train
+    from hurricane_ode.training.validation import validator_from_config
 
     config = load_config(args.config) if args.config else Config()
     values = apply_overrides(config_to_dict(config), args.overrides)
@@ -169,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     if args.quiet:
         train_values["progress"] = False
     config = config_from_dict(values)
-    result = train(config, resume=args.resume)
+    result = train(config, resume=args.resume, validate=validator_from_config(config))
     if result.checkpoint is not None:
         summary = ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.metrics.items()))
         print(f"step {result.step} (epoch {result.epoch}): {summary}")

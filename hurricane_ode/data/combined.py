@@ -17,6 +17,18 @@ from hurricane_ode.errors import InputError
 __all__ = ["CombinedClipDataset", "pooled_stats", "split_store_spec"]
 
 
+def store_tracks(spec: str) -> tuple[str, str | None]:
+    """``"STORE[::BASIN]@TRACKS.csv"`` -> ``(spec without tracks, tracks path or None)``.
+
+    The tracks file (the world's ``tracks.csv``) lets storm-centred crops find the storms
+    of that store; without one they fall back to ``sampling.tracks``.
+    """
+    spec, sep, tracks = str(spec).partition("@")
+    if sep and not tracks:
+        raise InputError(f"data.paths entry {spec + sep!r}: expected STORE[::BASIN]@TRACKS.csv")
+    return spec, tracks or None
+
+
 def split_store_spec(spec: str, default_basin: str) -> tuple[str, str]:
     """``"STORE::BASIN"`` or ``"STORE"`` -> ``(store, basin)``.
 

@@ -88,7 +88,12 @@ def _tiles(data: DataConfig, split: str, seed: int) -> Dataset:
     split yields whole-basin windows. The library has no default store: a null path is an
     error (the CLI and :mod:`hurricane_ode.demo` supply the demo world's tiles).
     """
-    from hurricane_ode.data.combined import CombinedClipDataset, pooled_stats, split_store_spec
+    from hurricane_ode.data.combined import (
+        CombinedClipDataset,
+        pooled_stats,
+        split_store_spec,
+        store_tracks,
+    )
     from hurricane_ode.data.tile_dataset import TileClipDataset
 
     specs = list(getattr(data, "paths", None) or ([data.path] if data.path is not None else []))
@@ -97,22 +102,27 @@ def _tiles(data: DataConfig, split: str, seed: int) -> Dataset:
             "data.path is not set: give the tile store to train on (`hurricane-ode prepare` "
             "writes one; hurricane_ode.demo.demo_tiles() makes the demo world's)"
         )
-    stores = [split_store_spec(s, data.basin) for s in specs]
+    stores = []
+    for spec in specs:
+        spec, tracks = store_tracks(spec)
+        stores.append((*split_store_spec(spec, data.basin), tracks))
     crop = getattr(data, "crop", None) if split == "train" else None
     per_store = max(1, -(-data.clips_per_epoch // len(stores))) if data.clips_per_epoch else None
 
-    def member(store: str, basin: str, which: str, clips: int | None, cache: bool) -> TileClipDataset:
+    def member(
+        store: str, basin: str, tracks: str | None, which: str, clips: int | None, cache: bool
+    ) -> TileClipDataset:
         return TileClipDataset(
             store, basin, list(data.variables), data.sampling, split=which,
             train_fraction=data.train_fraction, clips_per_epoch=clips, seed=seed, cache=cache,
-            crop=crop, storm_crop_prob=getattr(data, "storm_crop_prob", 0.0),
+            crop=crop, storm_crop_prob=getattr(data, "storm_crop_prob", 0.0), tracks=tracks,
         )  # fmt: skip
 
     if len(stores) == 1:
         return member(*stores[0], split, data.clips_per_epoch, data.cache)
     if split == "train":
-        return CombinedClipDataset([member(s, b, "train", per_store, data.cache) for s, b in stores])
+        return CombinedClipDataset([member(*s, "train", per_store, data.cache) for s in stores])
     test = member(*stores[0], split, data.clips_per_epoch, data.cache)
-    train_parts = [member(s, b, "train", 1, False) for s, b in stores]
+    train_parts = [member(*s, "train", 1, False) for s in stores]
     test.set_stats(pooled_stats(train_parts))
     return test

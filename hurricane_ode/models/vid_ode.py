@@ -88,12 +88,16 @@ from hurricane_ode.models.base import (
     stack_steps,
 )
 from hurricane_ode.models.convgru import ConvGRUCell
+from hurricane_ode.models.motion import advection_offset, advection_offsets, advection_velocity
 from hurricane_ode.models.odefunc import ConvODEFunc
 from hurricane_ode.models.solver import integrate_intervals, integrate_sequence, step_counts
 
 __all__ = ["VidODE", "warp", "compose", "compose_sequence", "MODES", "infer_mode", "reference_times"]
 
 COMPOSITIONS = ("paper", "residual")
+FLOW_PRIORS = ("none", "advection")
+WARP_SOURCES = ("previous", "reference")
+HEAD_INITS = ("default", "identity")
 
 
 def _groups(channels: int) -> int:
@@ -204,12 +208,18 @@ def encoder_intervals(times: Tensor, mask: Tensor) -> Tensor:
 
 
 def compose(
-    raw: Tensor, x_prev: Tensor, config: ModelConfig
+    raw: Tensor,
+    x_prev: Tensor,
+    config: ModelConfig,
+    flow_bias: Tensor | None = None,
+    warp_image: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
     """Split G's output ``[D | F | M]`` and apply Psi (Eq. 2) -> (frame, D, flow, mask).
 
     raw ``[B, C (+2 if use_warp) (+1 if use_mask), H, W]``, x_prev ``[B, C, H, W]``; shared by
-    every model with Vid-ODE's decoder (VidODE, Vid-RNN).
+    every model with Vid-ODE's decoder (VidODE, Vid-RNN). ``flow_bias`` ``[B, 2, H, W]`` is added
+    to G's flow (the flow prior) and ``warp_image`` replaces ``x_prev`` as the image warped
+    (``warp_source = reference``); the returned flow is the total one.
     """
     c = config.in_channels
     d, k = raw[:, :c], c
@@ -217,8 +227,10 @@ def compose(
     warped = x_prev
     if config.use_warp:
         flow = raw[:, k : k + 2]
+        if flow_bias is not None:
+            flow = flow + flow_bias
         k += 2
-        warped = warp(x_prev, flow)
+        warped = warp(x_prev if warp_image is None else warp_image, flow)
     filler = x_prev + d if config.composition == "residual" else d
     if config.use_mask:
         m = torch.sigmoid(raw[:, k : k + 1])
@@ -226,16 +238,28 @@ def compose(
     return warped + d, d, flow, None
 
 
-def compose_sequence(raw: Tensor, x0: Tensor, config: ModelConfig) -> ModelOutput:
+def compose_sequence(
+    raw: Tensor, x0: Tensor, config: ModelConfig, prior: Tensor | None = None
+) -> ModelOutput:
     """Apply Psi (Eq. 2) autoregressively from ``x0`` over K outputs of G -> :class:`ModelOutput`.
 
     raw ``[B, K, n_out, H, W]`` (G already run on all K state pairs at once), x0 ``[B, C, H, W]``.
-    Only this composition is sequential: output ``k`` warps output ``k - 1``.
+    Only this composition is sequential: output ``k`` warps output ``k - 1`` (paper), or, with
+    ``config.warp_source = "reference"``, ``x0`` by the flow accumulated over steps ``1..k``.
+    ``prior`` ``[B, K, 2, H, W]`` (or None) is the flow prior's offset added to G's flow.
     """
     steps = []
     x_prev = x0
+    by_reference = config.use_warp and config.warp_source == "reference"
+    learned = torch.zeros_like(x0[:, :2]) if by_reference else None
     for k in range(raw.shape[1]):
-        x_prev, d, flow, m = compose(raw[:, k], x_prev, config)
+        p = prior[:, k] if prior is not None else None
+        if by_reference:
+            bias = learned if p is None else learned + p
+            x_prev, d, flow, m = compose(raw[:, k], x_prev, config, flow_bias=bias, warp_image=x0)
+            learned = flow if p is None else flow - p
+        else:
+            x_prev, d, flow, m = compose(raw[:, k], x_prev, config, flow_bias=p)
         steps.append((x_prev, d, flow, m))
     return stack_steps(steps)
 
@@ -282,6 +306,20 @@ class VidODE(ForecastModel):
         self.f_phi = ConvODEFunc(hid, n_layers=config.odefunc_layers)
         self.n_out = c + (2 if config.use_warp else 0) + (1 if config.use_mask else 0)
         self.decoder = ConvDecoder(hid, config.base_channels, config.n_downsample, self.n_out)
+        for name, value, allowed in (
+            ("flow_prior", config.flow_prior, FLOW_PRIORS),
+            ("warp_source", config.warp_source, WARP_SOURCES),
+            ("head_init", config.head_init, HEAD_INITS),
+        ):
+            if value not in allowed:
+                raise ConfigError(f"ModelConfig.{name} must be one of {allowed}, got '{value}'")
+        if config.head_init == "identity":
+            last = self.decoder.net[-1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+            if config.use_mask:
+                with torch.no_grad():
+                    last.bias[-1] = config.mask_bias_init
 
     def fixed_inputs(self) -> int | None:
         """The ODE-Conv encoder (ablation A) needs exactly ``n_inputs`` frames."""
@@ -320,6 +358,25 @@ class VidODE(ForecastModel):
         states = integrate_sequence(self.f_phi, h_last, dts, self.solver)
         return states
 
+    def prior_offsets(self, x: ModelInputs) -> Tensor | None:
+        """``[B, K, 2, H, W]``: the flow prior's offset at each output, or None (paper).
+
+        ``warp_source = reference``: the offset carrying the reference frame to each query time;
+        ``previous``: the offset carrying output ``k - 1`` to output ``k``.
+        """
+        cfg = self.config
+        if not (cfg.use_warp and cfg.flow_prior == "advection"):
+            return None
+        b, k = x.query_times.shape
+        velocity = advection_velocity(x.inputs, x.input_times, x.mask, max_speed=cfg.flow_prior_max_speed)
+        t_ref = reference_times(x.input_times, x.mask, x.query_times)
+        if cfg.warp_source == "reference":
+            return advection_offsets(velocity, (x.query_times - t_ref[:, None]).float()).to(x.inputs.dtype)
+        knots = torch.cat([t_ref[:, None], x.query_times], dim=1)
+        steps = (knots[:, 1:] - knots[:, :-1]).float()
+        offsets = advection_offset(velocity.repeat_interleave(k, dim=0), steps.reshape(-1))
+        return offsets.unflatten(0, (b, k)).to(x.inputs.dtype)
+
     def predict(self, x: ModelInputs) -> ModelOutput:
         """Encoder (Eq. 1), decoder ODE to every query, G on all K state pairs at once, Psi (Eq. 2)."""
         h_last = self.encode(x.inputs, x.input_times, x.mask)
@@ -327,7 +384,8 @@ class VidODE(ForecastModel):
         b, k = x.query_times.shape
         raw = self.decoder(states[:, 1:].flatten(0, 1), states[:, :-1].flatten(0, 1)).unflatten(0, (b, k))
         x0 = reference_frames(x.inputs, x.input_times, x.mask, x.query_times)
-        return compose_sequence(raw.to(x0.dtype) if raw.dtype != x0.dtype else raw, x0, self.config)
+        raw = raw.to(x0.dtype) if raw.dtype != x0.dtype else raw
+        return compose_sequence(raw, x0, self.config, self.prior_offsets(x))
 
 
 def build_vid_ode(config: ModelConfig) -> VidODE:

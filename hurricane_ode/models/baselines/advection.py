@@ -26,6 +26,10 @@ Method
    pixel, ``v`` sampled bilinearly along the way; the forecast is ``X_b`` sampled
    bilinearly at the departure points (border values outside the domain).
 
+``advection_lk`` replaces step 1 by :func:`hurricane_ode.models.motion.pyramid_motion`
+(coarse-to-fine Lucas-Kanade in fixed-size windows): several storms moving their own ways
+in one basin are followed separately, where one global shift cannot.
+
 Everything is batched (per-sample time grids included); time units cancel, so
 ``time_scale`` is not needed.
 """
@@ -39,12 +43,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from hurricane_ode.config import ModelConfig
+from hurricane_ode.errors import ConfigError
 from hurricane_ode.models.base import ForecastModel, ModelInputs, ModelOutput, register_model
 from hurricane_ode.models.baselines._encoders import (
     gather_frames,
     last_observed_index,
     warp,
 )
+from hurricane_ode.models.motion import pyramid_motion
 
 __all__ = ["Advection", "phase_correlation", "estimate_motion", "semi_lagrangian"]
 
@@ -133,9 +139,12 @@ class Advection(ForecastModel):
     """No trainable parameters: the trainer must not build an optimiser for it."""
     downsamples = False
 
-    def __init__(self, config: ModelConfig, local: bool = True) -> None:
+    def __init__(self, config: ModelConfig, local: bool = True, motion: str = "global") -> None:
         super().__init__(config)
+        if motion not in ("global", "pyramid"):
+            raise ConfigError(f"Advection: motion must be 'global' or 'pyramid', got {motion!r}")
         self.local = local
+        self.motion = motion
 
     def predict(self, x: ModelInputs) -> ModelOutput:
         """inputs ``[B, T, C, H, W]``, times ``[B, T]`` / ``[B, K]`` -> frames ``[B, K, C, H, W]``."""
@@ -152,7 +161,10 @@ class Advection(ForecastModel):
         gap = t_b - input_times[rows, i_a].to(inputs.dtype)
         ok = has_pair & (gap != 0)
         with torch.no_grad():
-            motion = estimate_motion(x_a, x_b, local=self.local)
+            if self.motion == "pyramid":
+                motion = pyramid_motion(x_a, x_b).to(inputs.dtype)
+            else:
+                motion = estimate_motion(x_a, x_b, local=self.local)
             velocity = motion / torch.where(ok, gap, torch.ones_like(gap)).view(b, 1, 1, 1)
             velocity = torch.where(ok.view(b, 1, 1, 1), velocity, torch.zeros_like(velocity))
             lead = query_times.to(inputs.dtype) - t_b[:, None]  # [B, K]
@@ -165,3 +177,10 @@ class Advection(ForecastModel):
 def build_advection(config: ModelConfig) -> Advection:
     """Factory for :class:`Advection` (phase correlation + Lucas–Kanade motion)."""
     return Advection(config)
+
+
+@register_model("advection_lk")
+def build_advection_lk(config: ModelConfig) -> Advection:
+    """Factory for :class:`Advection` with pyramidal Lucas-Kanade motion (local windows, no global
+    phase correlation): the motion estimate Vid-ODE's ``flow_prior = "advection"`` starts from."""
+    return Advection(config, motion="pyramid")

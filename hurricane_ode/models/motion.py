@@ -1,0 +1,171 @@
+"""Local motion estimation for Vid-ODE's optional flow prior: pyramidal Lucas-Kanade.
+
+Vid-ODE's decoder warps the previous frame with a flow that G predicts from the latent
+state. With ``ModelConfig.flow_prior = "advection"`` (ours, not the paper's) G predicts a
+*correction* to a classical motion estimate, so that an untrained decoder already performs
+semi-Lagrangian advection and training can only add to it: advection is the floor, not
+the ceiling.
+
+Everything here is local (windows of a fixed number of pixels, no global FFT), so the
+prior seen on a 64x64 training crop and on a whole 120x320 basin is the same field where
+they overlap: the model is trained on crops and run on basins.
+
+Conventions: frames ``[B, C, H, W]``; a motion ``u`` ``[B, 2, H, W]`` (x, y) in pixels
+with ``b(x + u) ~ a(x)`` (features move by ``+u`` from ``a`` to ``b``); ``warp(img, f)``
+samples ``img`` at ``x + f``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ["pyramid_motion", "advection_velocity", "advection_offset", "advection_offsets"]
+
+
+def _warp(image: Tensor, flow: Tensor) -> Tensor:
+    from hurricane_ode.models.vid_ode import warp
+
+    return warp(image, flow)
+
+
+def _blur(x: Tensor, sigma: float) -> Tensor:
+    radius = max(1, int(math.ceil(3 * sigma)))
+    k = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device) / sigma) ** 2)
+    k = k / k.sum()
+    c = x.shape[1]
+    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def _lk_step(a: Tensor, b: Tensor, sigma: float, max_disp: float) -> Tensor:
+    """One Lucas-Kanade solve: small motion ``[B, 2, H, W]`` with ``b(x + u) ~ a(x)``."""
+    mean = 0.5 * (a + b)
+    ix = 0.5 * (F.pad(mean, (0, 1, 0, 0), mode="replicate")[..., 1:] - F.pad(mean, (1, 0, 0, 0), mode="replicate")[..., :-1])
+    iy = 0.5 * (F.pad(mean, (0, 0, 0, 1), mode="replicate")[..., 1:, :] - F.pad(mean, (0, 0, 1, 0), mode="replicate")[..., :-1, :])
+    it = b - a
+    terms = torch.stack([ix * ix, ix * iy, iy * iy, ix * it, iy * it], dim=1).sum(dim=2)
+    sxx, sxy, syy, sxt, syt = _blur(terms, sigma).unbind(dim=1)
+    # Tikhonov term: a fixed fraction of a locally smoothed gradient energy (no global mean,
+    # so the result does not depend on the image size)
+    reg = 1e-2 * _blur((sxx + syy).unsqueeze(1), 4 * sigma).squeeze(1) + 1e-6
+    sxx, syy = sxx + reg, syy + reg
+    det = sxx * syy - sxy * sxy
+    ux = -(syy * sxt - sxy * syt) / det
+    uy = -(sxx * syt - sxy * sxt) / det
+    return torch.stack([ux, uy], dim=1).clamp(-max_disp, max_disp)
+
+
+def pyramid_motion(
+    a: Tensor, b: Tensor, levels: int = 3, sigma: float = 3.0, iterations: int = 2, max_disp: float = 1.5
+) -> Tensor:
+    """Motion from ``a`` to ``b`` (both ``[B, C, H, W]``) by coarse-to-fine Lucas-Kanade.
+
+    Parameters
+    ----------
+    a, b
+        Frames at two times; all channels are used together.
+    levels
+        Pyramid levels (each halves the resolution); reach ~ ``max_disp * 2**levels`` pixels.
+    sigma
+        Gaussian window of the local least-squares fit, in pixels of each level.
+    iterations
+        Warp-and-refine passes per level.
+    max_disp
+        Largest update per pass, in pixels of that level (the linearisation's range).
+
+    Returns
+    -------
+    Tensor
+        ``[B, 2, H, W]`` (x, y) pixels, ``b(x + u) ~ a(x)``; no gradient.
+    """
+    with torch.no_grad():
+        a, b = a.float(), b.float()
+        pa, pb = [a], [b]
+        for _ in range(levels - 1):
+            if min(pa[-1].shape[-2:]) < 8:
+                break
+            pa.append(F.avg_pool2d(pa[-1], 2, ceil_mode=True))
+            pb.append(F.avg_pool2d(pb[-1], 2, ceil_mode=True))
+        flow = a.new_zeros(a.shape[0], 2, *pa[-1].shape[-2:])
+        for la, lb in zip(reversed(pa), reversed(pb), strict=True):
+            h, w = la.shape[-2:]
+            if flow.shape[-2:] != (h, w):
+                sy, sx = h / flow.shape[-2], w / flow.shape[-1]
+                flow = F.interpolate(flow, size=(h, w), mode="bilinear", align_corners=False)
+                flow = flow * torch.tensor([sx, sy], dtype=flow.dtype, device=flow.device).view(1, 2, 1, 1)
+            for _ in range(iterations):
+                flow = flow + _lk_step(_warp(la, -flow), lb, sigma, max_disp)
+        return _blur(flow, sigma)
+
+
+def _last_two_observed(mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Indices ``[B]`` of the last and second-to-last observed inputs (-1 where absent)."""
+    t = mask.shape[1]
+    pos = torch.arange(t, device=mask.device).expand_as(mask)
+    last = torch.where(mask, pos, torch.full_like(pos, -1)).max(dim=1).values
+    prev = torch.where(mask & (pos < last[:, None]), pos, torch.full_like(pos, -1)).max(dim=1).values
+    return last, prev
+
+
+def advection_velocity(
+    inputs: Tensor, input_times: Tensor, mask: Tensor, max_speed: float | None = None, **motion_kwargs: float
+) -> Tensor:
+    """Velocity ``[B, 2, H, W]`` in pixels per clip-time unit from the last two observed inputs.
+
+    inputs ``[B, T, C, H, W]``, input_times ``[B, T]``, mask ``[B, T]`` bool. A sample with one
+    observed input (or a zero gap) gets zero velocity (persistence). ``max_speed`` caps the
+    speed (pixels per clip-time unit): a noisy estimate over a short gap must not carry a
+    frame across the basin.
+    """
+    last, prev = _last_two_observed(mask)
+    rows = torch.arange(inputs.shape[0], device=inputs.device)
+    ok = prev >= 0
+    prev = torch.where(ok, prev, last)
+    gap = (input_times[rows, last] - input_times[rows, prev]).to(torch.float32)
+    ok = ok & (gap != 0)
+    motion = pyramid_motion(inputs[rows, prev], inputs[rows, last], **motion_kwargs)
+    gap = torch.where(ok, gap, torch.ones_like(gap)).view(-1, 1, 1, 1)
+    velocity = torch.where(ok.view(-1, 1, 1, 1), motion / gap, torch.zeros_like(motion))
+    if max_speed is not None:
+        speed = velocity.norm(dim=1, keepdim=True)
+        velocity = velocity * (max_speed / speed.clamp(min=max_speed))
+    return velocity
+
+
+def advection_offset(velocity: Tensor, lead: Tensor, max_substep: float = 1.0) -> Tensor:
+    """Semi-Lagrangian departure offset ``[B, 2, H, W]`` for ``lead`` ``[B]`` (clip-time units).
+
+    ``warp(frame, offset)`` is ``frame`` carried along ``velocity`` for ``lead``: backward
+    trajectories in sub-steps of at most ``max_substep`` pixels, the velocity sampled along
+    the way. No gradient (the prior is a fixed input to the learned correction).
+    """
+    return advection_offsets(velocity, lead[:, None], max_substep)[:, 0]
+
+
+def advection_offsets(velocity: Tensor, leads: Tensor, max_substep: float = 1.0) -> Tensor:
+    """Departure offsets ``[B, K, 2, H, W]`` for ascending ``leads`` ``[B, K]`` along one trajectory.
+
+    The backward trajectory from each pixel is one path: the offset for lead ``L_k`` continues
+    the path of ``L_{k-1}``, so K leads cost about as many velocity samples as the longest
+    one. Leads may be negative (backward in time) as long as each sample's are monotone.
+    """
+    with torch.no_grad():
+        b, k = leads.shape
+        speed = velocity.abs().flatten(1).max(dim=1).values  # [B] pixels per time unit
+        offset = torch.zeros_like(velocity)
+        done = torch.zeros(b, dtype=velocity.dtype, device=velocity.device)
+        out = []
+        for j in range(k):
+            step = leads[:, j].to(velocity.dtype) - done
+            n_sub = torch.ceil((speed * step.abs()) / max_substep).clamp(min=1)
+            frac = (step / n_sub).view(-1, 1, 1, 1)
+            for i in range(int(n_sub.max().item())):
+                active = (i < n_sub).view(-1, 1, 1, 1)
+                offset = torch.where(active, offset - _warp(velocity, offset) * frac, offset)
+            done = leads[:, j].to(velocity.dtype)
+            out.append(offset)
+        return torch.stack(out, dim=1)
