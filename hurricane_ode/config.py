@@ -182,6 +182,11 @@ class ModelConfig:
     """Ours, not the paper's. ``none`` (paper): G's flow is the whole flow. ``advection``: G's flow
     corrects a classical motion estimate (pyramidal Lucas-Kanade on the last two observed inputs,
     :mod:`hurricane_ode.models.motion`), so the untrained decoder already advects."""
+    grid_spacing_deg: float | None = None
+    """Grid spacing (degrees) of the data the model was trained on. Set: the model is fully
+    convolutional and forecasts whole basins on this grid (a 60x160-degree basin at 1 degree is
+    60 x 160 cells); inputs at another spacing are regridded to it (conservatively, NaN-aware)
+    and the forecast says so. None: it runs on ``image_size`` tiles (the paper's fixed frames)."""
     flow_prior_max_speed: float = 1.0
     """Cap on the prior's speed, pixels per clip-time unit (1 px/h = 111 km/h on a 1-degree
     grid, well above any storm's translation; it stops a noisy estimate over a short gap

@@ -10,6 +10,7 @@ Cache location: ``$HURRICANE_ODE_CACHE`` (default ``~/.cache/hurricane_ode``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass
@@ -93,7 +94,9 @@ def run_demo(
     out = check_output_dir(output_dir)  # a regular file there is refused, naming it
     nc_path = check_output(out / f"forecast_{s.basin}.nc", overwrite)
     fc = load_forecaster(checkpoint)  # fails fast when the demo model is missing
-    if tuple(fc.image_size) != tuple(s.shape):
+    if getattr(fc.config.model, "grid_spacing_deg", None):
+        s = dataclasses.replace(s, shape=fc.tile_shape(s.basin))  # the model's grid, whole basin
+    elif tuple(fc.image_size) != tuple(s.shape):
         raise CheckpointError(
             f"checkpoint {fc.source} takes {fc.image_size[0]}x{fc.image_size[1]} tiles but the demo "
             f"tiles are {s.shape[0]}x{s.shape[1]}"

@@ -30,6 +30,7 @@ from hurricane_ode.errors import InputError
 from hurricane_ode.forecasting.inputs import (
     calendar_of,
     check_finite,
+    grid_attrs,
     open_basin_fields,
     stats_arrays,
 )
@@ -182,7 +183,7 @@ def hindcast(
         raise InputError(f"batch_size must be >= 1, got {batch_size}")
     fc = _resolve_model(checkpoint_or_model, model, device)
     variables = fc.variables if fc is not None else list(_DEFAULT_VARIABLES)
-    grid = fc.image_size if fc is not None else shape
+    grid = fc.tile_shape(basin) if fc is not None else shape
     who = f"checkpoint {fc.source}" if fc is not None else f"model '{model}'"
     ds = open_basin_fields(inputs, basin, variables, grid, who)
     calendar = calendar_of(ds)
@@ -251,6 +252,7 @@ def hindcast(
         "input_selection": f"offsets {','.join(f'{h:g}h' for h in offsets)} from each initial time"
         if offsets is not None else f"the last {n_default} frames at or before each initial time",
         "normalisation": norm,
+        **grid_attrs(ds),
     }
     for v in variables:
         attrs[f"norm_mean_{v}"], attrs[f"norm_std_{v}"] = fc.stats[v]

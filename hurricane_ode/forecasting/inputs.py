@@ -104,12 +104,31 @@ def open_basin_fields(
                 f"`hurricane-ode prepare --shape {shape[0]} {shape[1]}` or pass the CAM5 files"
             )
         return ds
-    return tile_basin(ds, basin_obj, shape=tuple(shape) if shape is not None else None)
+    native = _spacing(ds)
+    out = tile_basin(ds, basin_obj, shape=tuple(shape) if shape is not None else None)
+    used = _spacing(out)
+    out.attrs["input_grid"] = f"{native[0]:g} x {native[1]:g} degrees (lat x lon)"
+    if not np.allclose(native, used, rtol=1e-3):
+        out.attrs["regridding"] = (
+            f"inputs regridded conservatively (NaN-aware) from {native[0]:g} x {native[1]:g} to "
+            f"{used[0]:g} x {used[1]:g} degrees, the grid {source} works on"
+        )
+    return out
+
+
+def _spacing(ds: xr.Dataset) -> tuple[float, float]:
+    """(dlat, dlon) in degrees: the median spacing of the grid."""
+    return tuple(float(np.median(np.abs(np.diff(ds[c].values.astype(float))))) for c in ("lat", "lon"))
+
+
+def grid_attrs(ds: xr.Dataset) -> dict[str, str]:
+    """Global attributes that say which grid the inputs came on and whether they were regridded."""
+    return {k: str(ds.attrs[k]) for k in ("input_grid", "regridding") if k in ds.attrs}
 
 
 def open_inputs(inputs: Any, basin: str, fc: Any) -> xr.Dataset:
     """Inputs for Forecaster ``fc``: :func:`open_basin_fields` with its variables and grid."""
-    return open_basin_fields(inputs, basin, fc.variables, fc.image_size, f"checkpoint {fc.source}")
+    return open_basin_fields(inputs, basin, fc.variables, fc.tile_shape(basin), f"checkpoint {fc.source}")
 
 
 def calendar_of(ds: xr.Dataset) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cftime
@@ -21,7 +21,13 @@ import xarray as xr
 from hurricane_ode import __version__
 from hurricane_ode.cf import forecast_dataset
 from hurricane_ode.errors import InputError
-from hurricane_ode.forecasting.inputs import calendar_of, check_finite, open_inputs, stats_arrays
+from hurricane_ode.forecasting.inputs import (
+    calendar_of,
+    check_finite,
+    grid_attrs,
+    open_inputs,
+    stats_arrays,
+)
 from hurricane_ode.models.inference import Forecaster, load_forecaster
 from hurricane_ode.timeutil import hours_between, parse_times, to_cftime
 
@@ -101,6 +107,8 @@ class ForecastRequest:
     lat: np.ndarray
     lon: np.ndarray
     basin: str
+    grid: dict[str, str] = field(default_factory=dict)
+    """Input grid and any regridding (global attributes of the output)."""
 
 
 def prepare_request(
@@ -172,6 +180,7 @@ def prepare_request(
     return ForecastRequest(
         x=x, t_in=t_in, t_q=t_q, input_times=in_times, queries=queries, calendar=calendar,
         lat=np.asarray(ds.lat.values), lon=np.asarray(ds.lon.values), basin=str(basin),
+        grid=grid_attrs(ds),
     )  # fmt: skip
 
 
@@ -199,6 +208,7 @@ def request_to_dataset(fc: Forecaster, request: ForecastRequest, frames: np.ndar
         "basin": request.basin,
         "input_times": ", ".join(_iso(t) for t in request.input_times),
         "calendar": request.calendar,
+        **request.grid,
     }
     fields = {v: frames[:, c] for c, v in enumerate(fc.variables)}
     return forecast_dataset(
