@@ -99,6 +99,13 @@ class DataConfig:
     """Video sources, train split only: random horizontal flip + rotation in [-10, 10] degrees."""
     n_videos: int | None = None
     """Generated video sources (``bouncing_balls``): videos per split; ``None`` = 1000 train / 50 test."""
+    reverse_inputs: bool = True
+    """Video sources, train split only: play each clip backward with probability 1/2 (the paper's
+    reversed-input augmentation; time-reversed motion is still valid motion)."""
+    interpolation_protocol: str = "paper"
+    """Video sources with ``sampling.task = interpolation``: ``paper`` trains the model to reconstruct
+    its observed input frames (the in-between frames are only scored, on the test split);
+    ``supervised`` trains on the in-between frames themselves (task name ``interpolation_supervised``)."""
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
 
 
@@ -149,6 +156,9 @@ class ModelConfig:
     (as the official code does); ``residual`` = ``M*W + (1-M)*(X_prev + D)``."""
     n_inputs: int = 5
     """Input frames per clip; only the ODE-Conv encoder (``use_ode_encoder=False``) depends on it."""
+    rnn_step: float | None = None
+    """Vid-RNN decoder step in clip time units (1 frame for video, 3 h for CAM5); ``None`` = each
+    sample's median gap between observed inputs."""
     disc_base_channels: int = 64
     """Channels of the first layer of the image and sequence discriminators."""
     adversarial: bool = True
