@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "plot": "plot",
     "demo": "demo",
+    "video": "video",
 }
 
 
