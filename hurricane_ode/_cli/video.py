@@ -15,7 +15,17 @@ DESCRIPTION = (
 )
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults only where they say something (not None / required options)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.required or action.default is None:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = _HelpFormatter
     parser.add_argument("--input", required=True, metavar="VIDEO", help="video file or folder of frame images")
     parser.add_argument("--output", required=True, metavar="DIR", help="output folder")
     parser.add_argument(
