@@ -62,8 +62,10 @@ from hurricane_ode.evaluation.settings import (
     model_config_for,
 )
 from hurricane_ode.evaluation.video_checkpoints import (
+    check_frames,
     checkpoint_model_name,
     format_by_frame,
+    format_training,
     present_video_configs,
     trained_from_checkpoint,
 )
@@ -118,22 +120,6 @@ def _load(item: Config | str | Path) -> tuple[Config, ExperimentSettings, str]:
         exp = load_experiment_config(path)
         return exp.base, exp.experiment, str(path)
     return load_config(path), ExperimentSettings(steps=None), str(path)
-
-
-def _check_frames(clips: EvalClips, cfg: Config, where: str) -> tuple[int, int]:
-    first = clips.dataset[clips.indices[0]]
-    size = tuple(first.image_size)
-    if size != tuple(cfg.model.image_size):
-        raise ValueError(
-            f"{where}: the data frames are {size[0]}x{size[1]} but model.image_size is "
-            f"{list(cfg.model.image_size)}; set data.image_size or model.image_size to match"
-        )
-    if first.n_channels != cfg.model.in_channels:
-        raise ValueError(
-            f"{where}: the data have {first.n_channels} channels but model.in_channels is "
-            f"{cfg.model.in_channels}; set data.channels or model.in_channels to match"
-        )
-    return size  # type: ignore[return-value]
 
 
 @torch.no_grad()
@@ -320,7 +306,7 @@ def evaluate_video(
         run_seed = base.train.seed
         n_steps = steps if steps is not None else settings.steps
         clips = build_eval_clips(base.data, run_seed, settings.max_eval_clips, tracking=False)
-        size = _check_frames(clips, base, where)
+        size = check_frames(clips, base, where)
         lp, lp_weights, lp_note = resolve_lpips(settings.lpips, (0.0, 1.0), size, lpips)
         lpips_status[f"{label}/{task}"] = lp_note
         device = resolve_device(base.train.device)
@@ -385,6 +371,7 @@ def evaluate_video(
         notes = "; ".join(f"{k}: {v}" for k, v in lpips_status.items())
         print(f"\nvideo: {len(long)} runs, {wall:.0f} s ({notes})")
         print(_format_table(table))
+        print(format_training(long_rows))
         print(format_by_frame(pd.DataFrame(lead_rows)))
         print(f"results: {files['table']}  record: {files['record_json']}")
     return table

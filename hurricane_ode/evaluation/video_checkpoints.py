@@ -19,6 +19,7 @@ import torch
 
 from hurricane_ode.config import Config, config_from_dict, load_config
 from hurricane_ode.data.video.dataset import task_name
+from hurricane_ode.evaluation.scoring import EvalClips
 from hurricane_ode.evaluation.zoo import TrainedModel
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "present_video_configs",
     "checkpoint_model_name",
     "trained_from_checkpoint",
+    "check_frames",
+    "format_training",
     "format_by_frame",
 ]
 
@@ -146,6 +149,34 @@ def trained_from_checkpoint(path: str | Path, base: Config, where: str, device: 
         mc.name, model, True, int(meta["step"]), float(metrics.get("train_time_s", math.nan)),
         "checkpoint", Path(meta["path"]), metrics.get("loss"),
     )  # fmt: skip
+
+
+def check_frames(clips: EvalClips, cfg: Config, where: str) -> tuple[int, int]:
+    """Frame size of ``clips``; raises when it or the channels differ from ``cfg.model``'s."""
+    first = clips.dataset[clips.indices[0]]
+    size = tuple(first.image_size)
+    if size != tuple(cfg.model.image_size):
+        raise ValueError(
+            f"{where}: the data frames are {size[0]}x{size[1]} but model.image_size is "
+            f"{list(cfg.model.image_size)}; set data.image_size or model.image_size to match"
+        )
+    if first.n_channels != cfg.model.in_channels:
+        raise ValueError(
+            f"{where}: the data have {first.n_channels} channels but model.in_channels is "
+            f"{cfg.model.in_channels}; set data.channels or model.in_channels to match"
+        )
+    return size  # type: ignore[return-value]
+
+
+def format_training(rows: list[dict]) -> str:
+    """One line per trained model: optimiser steps and training wall time (beside the scores)."""
+    lines = []
+    for r in rows:
+        if r["steps"]:
+            minutes = r["train_time_s"] / 60 if r["train_source"] != "cached" else math.nan
+            lines.append(f"{r['dataset']} {r['task']} {r['model']}: {r['steps']} steps, "
+                         f"{minutes:.1f} min training ({r['train_source']})")  # fmt: skip
+    return "\n".join(lines)
 
 
 def format_by_frame(by_frame: pd.DataFrame) -> str:
