@@ -2,8 +2,9 @@
 
 - :func:`present_video_configs`: what ``hurricane-ode evaluate --experiment video`` scores
   without ``--config``: the bouncing-balls checkpoints shipped in ``hurricane_ode/resources``
-  (each with the config it was trained with) and every ``configs/video/*.yaml`` whose
-  ``data.path`` exists on this machine (trained by the experiment as usual).
+  (each on the protocol of ``configs/video/<name>.yaml``, or the data it was trained with
+  when that file is absent) and every other ``configs/video/*.yaml`` whose ``data.path``
+  exists on this machine (trained by the experiment as usual).
 - :func:`trained_from_checkpoint`: a checkpoint as a :class:`~hurricane_ode.evaluation.zoo.TrainedModel`.
 - :func:`format_by_frame`: PSNR / SSIM per predicted frame, one line per model.
 """
@@ -80,23 +81,30 @@ def present_video_configs(config_dir: str | Path | None = None) -> tuple[list[Co
     Returns
     -------
     tuple
-        ``(configs, checkpoints)``: the shipped checkpoints' configs plus the config files of
-        datasets found on disk, and ``{"<dataset>/<task>": checkpoint path}``.
+        ``(configs, checkpoints)``: the evaluation configs of the shipped checkpoints plus the
+        config files of datasets found on disk, and ``{"<dataset>/<task>": checkpoint path}``.
     """
     from hurricane_ode.evaluation.video import dataset_label
 
     configs: list[Config | Path] = []
     checkpoints: dict[str, Path] = {}
+    folder = Path(config_dir) if config_dir is not None else _ROOT_CONFIGS
+    paired: set[Path] = set()
     for name in SHIPPED_VIDEO_CHECKPOINTS:
         path = _RESOURCES / name
         if not path.exists():
             continue
-        cfg = _checkpoint_config(path)
+        # scored on the protocol of configs/video/<name>.yaml when present (e.g. the paper's regular
+        # interpolation for a model trained on irregular inputs), else on the data it was trained with
+        own = folder / f"{path.stem}.yaml"
+        cfg = load_config(own) if own.exists() else _checkpoint_config(path)
+        paired.add(own)
         key = f"{dataset_label(cfg.data)}/{task_name(cfg.data.sampling.task, cfg.data.interpolation_protocol)}"
         configs.append(cfg)
         checkpoints[key] = path
-    folder = Path(config_dir) if config_dir is not None else _ROOT_CONFIGS
     for file in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        if file in paired:
+            continue
         cfg = load_config(file)
         if cfg.data.path and Path(cfg.data.path).exists():
             configs.append(file)
