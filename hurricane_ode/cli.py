@@ -36,6 +36,7 @@ SUBCOMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "plot": "plot",
     "demo": "demo",
+    "video": "video",
 }
 
 #: subcommand -> (argument naming its output, create missing parent directories): the CLI holds

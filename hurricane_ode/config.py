@@ -128,6 +128,13 @@ class DataConfig:
     statistics. ``None``: the ``test`` split of the training data (whole basins)."""
     validation_windows: int = 16
     """Windows scored at each validation (evenly spaced, the same ones every time)."""
+    reverse_inputs: bool = True
+    """Video sources, train split only: play each clip backward with probability 1/2 (the paper's
+    reversed-input augmentation; time-reversed motion is still valid motion)."""
+    interpolation_protocol: str = "paper"
+    """Video sources with ``sampling.task = interpolation``: ``paper`` trains the model to reconstruct
+    its observed input frames (the in-between frames are only scored, on the test split);
+    ``supervised`` trains on the in-between frames themselves (task name ``interpolation_supervised``)."""
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
 
 
@@ -201,6 +208,9 @@ class ModelConfig:
     first forecasts are the (prior-)warped frames and training learns corrections to them."""
     mask_bias_init: float = 4.0
     """Initial mask logit with ``head_init = identity`` (sigmoid(4) = 0.98 weight on the warp)."""
+    rnn_step: float | None = None
+    """Vid-RNN decoder step in clip time units (1 frame for video, 3 h for CAM5); ``None`` = each
+    sample's median gap between observed inputs."""
     disc_base_channels: int = 64
     """Channels of the first layer of the image and sequence discriminators."""
     disc_window: int | None = None

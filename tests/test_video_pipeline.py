@@ -50,7 +50,7 @@ def test_video_configs_load_and_match_their_data(path):
     assert list(cfg.model.image_size) == list(cfg.data.image_size)
     assert cfg.model.n_inputs == s.n_inputs
     if cfg.data.source == "bouncing_balls":
-        assert list(cfg.model.image_size) == [32, 32] and cfg.model.hidden_channels <= 16
+        assert list(cfg.model.image_size) == [32, 32] and cfg.model.hidden_channels <= 32  # CPU-small
     else:
         assert list(cfg.model.image_size) == [128, 128] and cfg.data.path
         preset = PAPER_INTERPOLATION if s.task == "interpolation" else PAPER_EXTRAPOLATION
@@ -128,7 +128,7 @@ def test_paper_table_layout_and_missing_tasks():
     assert math.isnan(t[t.dataset == "gif"].iloc[0].interpolation_ssim)
 
 
-def test_bad_video_experiment_inputs_fail_before_training(tmp_path):
+def test_bad_video_experiment_inputs_fail_before_training(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="given twice"):
         evaluate_video([tiny("extrapolation"), tiny("extrapolation")], output_dir=tmp_path, progress=False)
     with pytest.raises(ValueError, match="unknown"):
@@ -138,7 +138,46 @@ def test_bad_video_experiment_inputs_fail_before_training(tmp_path):
     with pytest.raises(ValueError, match="model.image_size"):
         evaluate_video(bad, output_dir=tmp_path, progress=False)
     assert not (tmp_path / "models").exists()
-    assert main(["evaluate", "--experiment", "video", "--output-dir", str(tmp_path)]) == 2  # needs --config
+    # without --config and with nothing to score (no shipped checkpoint, no dataset on disk): an error
+    from hurricane_ode.evaluation import video_checkpoints
+
+    monkeypatch.setattr(video_checkpoints, "_RESOURCES", tmp_path / "none")
+    monkeypatch.setattr(video_checkpoints, "_ROOT_CONFIGS", tmp_path / "none")
+    assert main(["evaluate", "--experiment", "video", "--output-dir", str(tmp_path)]) == 2
+    with pytest.raises(ValueError, match="checkpoints: no config"):
+        evaluate_video(tiny("extrapolation"), output_dir=tmp_path, progress=False,
+                       checkpoints={"kth/extrapolation": tmp_path / "x.pt"})  # fmt: skip
+
+
+def test_evaluate_video_without_config_scores_the_shipped_checkpoints(tmp_path, capsys):
+    """Tables 1-3 layout for what is present: the shipped bouncing-balls models and their references."""
+    rc = main(["evaluate", "--experiment", "video", "--output-dir", str(tmp_path), "--quiet"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "PSNR (dB)" in printed and "lpips: unavailable" in printed and "per predicted frame" in printed
+    table = pd.read_csv(tmp_path / "video.csv").set_index("model")
+    assert set(table.index) == {"vid_ode", "persistence", "linear_blend"}
+    vid, copy = table.loc["vid_ode"], table.loc["persistence"]
+    assert vid.extrapolation_psnr > copy.extrapolation_psnr + 3.0  # the issue's target, on 50 test videos
+    assert vid.extrapolation_ssim > copy.extrapolation_ssim
+    assert math.isnan(table.loc["linear_blend"].extrapolation_psnr)  # cross-fade: interpolation only
+    long = pd.read_csv(tmp_path / "video_long.csv")
+    ours = long[long.model == "vid_ode"]
+    assert (ours.train_source == "checkpoint").all() and (ours.steps > 0).all()
+    assert not (tmp_path / "models").exists()  # nothing trained
+    lead = pd.read_csv(tmp_path / "video_by_lead.csv")
+    ex = lead[lead.task == "extrapolation"].pivot(index="target_index", columns="model", values="psnr")
+    assert len(ex) == 10 and (ex.vid_ode > ex.persistence).all()  # above copy-last at every frame
+    it = lead[lead.task == "interpolation"].pivot(index="target_time", columns="model", values="psnr")
+    assert it.index.tolist() == [1.0, 3.0, 5.0, 7.0] and (it.vid_ode > it.persistence).all()
+
+
+def test_supervised_interpolation_gets_its_own_row(tmp_path):
+    cfg = tiny("interpolation", interpolation_protocol="supervised")
+    table = evaluate_video([cfg, tiny("interpolation")], output_dir=tmp_path, progress=False)
+    assert table.model.tolist() == ["vid_ode (supervised)", "vid_ode"]
+    assert table.interpolation_psnr.notna().all() and table.extrapolation_psnr.isna().all()
+    assert sorted(pd.read_csv(tmp_path / "video_long.csv").task) == ["interpolation", "interpolation_supervised"]
 
 
 # ----------------------------------------------------------------------------- train CLI

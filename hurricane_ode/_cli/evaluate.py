@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "ablation: Table 4 rows A-E from configuration switches; "
         "video: SSIM/LPIPS/PSNR on video datasets in the layout of Tables 1-3 (one --config per "
         "dataset and task, e.g. configs/video/bouncing_balls.yaml; repeat --config to fill the "
-        "interpolation and extrapolation columns of a row)",
+        "interpolation and extrapolation columns of a row; without --config: the shipped "
+        "bouncing-balls checkpoints with their baselines and every configs/video dataset on disk)",
     )
     parser.add_argument(
         "--config",
@@ -92,11 +93,8 @@ def run(args: argparse.Namespace) -> int:
     if args.experiment == "video":  # its own module: hurricane_ode.evaluation.video
         from hurricane_ode.evaluation.video import evaluate_video
 
-        if not configs:
-            raise InputError(
-                "--experiment video needs --config (e.g. configs/video/bouncing_balls.yaml)"
-            )
-        evaluate_video(configs, models=models, output_dir=args.output_dir, seed=args.seed,
+        # without --config: the shipped bouncing-balls checkpoints and the datasets found on disk
+        evaluate_video(configs or None, models=models, output_dir=args.output_dir, seed=args.seed,
                        steps=args.steps, progress=not args.quiet, verbose=True)  # fmt: skip
         return 0
     if len(configs) > 1:

@@ -1,8 +1,11 @@
 """The ``video`` experiment: SSIM / LPIPS / PSNR on video datasets in the layout of the paper's Tables 1-3.
 
 Input: one or more ordinary training configs (``configs/video/*.yaml``), each naming a
-video source (``data.source``) and one task (``data.sampling.task``: interpolation or
-extrapolation). Every listed model is trained from each config through the same trainer
+video source (``data.source``) and one named task (``data.sampling.task`` and
+``data.interpolation_protocol``: ``extrapolation``, ``interpolation`` as the paper trains it,
+or ``interpolation_supervised``, which fills the interpolation columns with its model
+labelled ``<model> (supervised)``). Without configs, :func:`present_video_configs` picks
+the shipped bouncing-balls checkpoints and every ``configs/video`` dataset found on disk. Every listed model is trained from each config through the same trainer
 and model cache as the CAM5 experiments (:func:`hurricane_ode.evaluation.zoo.obtain_model`,
 run directories ``<output_dir>/models/<dataset>_<task>/<model>/``) and scored on a fixed
 list of held-out clips (the ``test`` split; :func:`~hurricane_ode.evaluation.scoring.build_eval_clips`,
@@ -18,7 +21,10 @@ would be when saved as images) and compared with the truth at data range 1
 (:class:`~hurricane_ode.metrics.MetricAccumulator`): PSNR per frame averaged over frames,
 SSIM (11x11 Gaussian window) averaged over frames and channels, LPIPS (AlexNet v0.1, input
 range ``(0, 1)``) only with the real weights: otherwise NaN and the JSON record says why.
-A task a dataset was not run for is NaN in the table.
+A task a dataset was not run for is NaN in the table. ``checkpoints`` maps ``<dataset>/<task>``
+to a trained checkpoint, scored instead of training the model it holds. Baselines that
+make sense on video: ``persistence`` (copy the last frame) and ``linear_blend``
+(cross-fade of the neighbouring inputs, interpolation only).
 
 Files in ``output_dir`` (each written to a temporary name, then renamed): ``video.csv``
 (the wide table above, columns ``interpolation_ssim`` ... ``extrapolation_psnr``),
@@ -33,7 +39,7 @@ import copy
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +51,7 @@ from tqdm.auto import tqdm
 
 from hurricane_ode.config import Config, DataConfig, load_config
 from hurricane_ode.data.clips import collate_clips
+from hurricane_ode.data.video.dataset import task_name
 from hurricane_ode.evaluation.records import environment_record, write_csv, write_json
 from hurricane_ode.evaluation.scoring import EvalClips, build_eval_clips
 from hurricane_ode.evaluation.settings import (
@@ -54,11 +61,21 @@ from hurricane_ode.evaluation.settings import (
     load_experiment_config,
     model_config_for,
 )
+from hurricane_ode.evaluation.video_checkpoints import (
+    check_frames,
+    checkpoint_model_name,
+    format_by_frame,
+    format_training,
+    present_video_configs,
+    trained_from_checkpoint,
+)
 from hurricane_ode.evaluation.zoo import obtain_model
 from hurricane_ode.metrics import MetricAccumulator
 
 __all__ = [
     "VIDEO_TASKS",
+    "VIDEO_BASELINES",
+    "present_video_configs",
     "VIDEO_METRICS",
     "VIDEO_DATA_RANGE",
     "DEFAULT_VIDEO_MODELS",
@@ -78,6 +95,10 @@ VIDEO_DATA_RANGE = 1.0
 """Video frames are in [0, 1]."""
 DEFAULT_VIDEO_MODELS = ("vid_ode",)
 """Models trained when none are named (others: any registered name, e.g. latent_ode, ode2vae)."""
+VIDEO_BASELINES = {"extrapolation": ("persistence",), "interpolation": ("linear_blend", "persistence")}
+"""Parameter-free references scored beside the checkpoints when no config is given."""
+VIDEO_BASELINES_FOR = {"linear_blend": ("interpolation",)}
+"""Models scored only on some tasks (others: every task)."""
 
 
 def dataset_label(data: DataConfig) -> str:
@@ -99,22 +120,6 @@ def _load(item: Config | str | Path) -> tuple[Config, ExperimentSettings, str]:
         exp = load_experiment_config(path)
         return exp.base, exp.experiment, str(path)
     return load_config(path), ExperimentSettings(steps=None), str(path)
-
-
-def _check_frames(clips: EvalClips, cfg: Config, where: str) -> tuple[int, int]:
-    first = clips.dataset[clips.indices[0]]
-    size = tuple(first.image_size)
-    if size != tuple(cfg.model.image_size):
-        raise ValueError(
-            f"{where}: the data frames are {size[0]}x{size[1]} but model.image_size is "
-            f"{list(cfg.model.image_size)}; set data.image_size or model.image_size to match"
-        )
-    if first.n_channels != cfg.model.in_channels:
-        raise ValueError(
-            f"{where}: the data have {first.n_channels} channels but model.in_channels is "
-            f"{cfg.model.in_channels}; set data.channels or model.in_channels to match"
-        )
-    return size  # type: ignore[return-value]
 
 
 @torch.no_grad()
@@ -178,13 +183,20 @@ def score_video_model(
 
 def paper_table(long: pd.DataFrame) -> pd.DataFrame:
     """Long rows (dataset, model, task, ssim, lpips, psnr) -> one row per (dataset, model)
-    with columns ``<task>_<metric>`` in the paper's order (NaN where a task was not run)."""
+    with columns ``<task>_<metric>`` in the paper's order (NaN where a task was not run).
+
+    ``interpolation_supervised`` rows fill the interpolation columns of a row labelled
+    ``<model> (supervised)``.
+    """
     cols = [f"{t}_{m}" for t in VIDEO_TASKS for m in VIDEO_METRICS]
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for r in long.itertuples(index=False):
-        row = rows.setdefault((r.dataset, r.model), {"dataset": r.dataset, "model": r.model})
+        group, model = r.task, r.model
+        if r.task == "interpolation_supervised":  # same columns, its own row
+            group, model = "interpolation", f"{r.model} (supervised)"
+        row = rows.setdefault((r.dataset, model), {"dataset": r.dataset, "model": model})
         for m in VIDEO_METRICS:
-            row[f"{r.task}_{m}"] = getattr(r, m)
+            row[f"{group}_{m}"] = getattr(r, m)
     table = pd.DataFrame(list(rows.values()))
     for c in cols:
         if c not in table.columns:
@@ -216,7 +228,7 @@ def _format_table(table: pd.DataFrame) -> str:
 
 
 def evaluate_video(
-    configs: Config | str | Path | Sequence[Config | str | Path],
+    configs: Config | str | Path | Sequence[Config | str | Path] | None,
     models: Sequence[str] | None = None,
     output_dir: str | Path = "runs/video_eval",
     seed: int | None = None,
@@ -224,6 +236,7 @@ def evaluate_video(
     progress: bool = True,
     verbose: bool | None = None,
     lpips: nn.Module | None = None,
+    checkpoints: Mapping[str, str | Path] | None = None,
 ) -> pd.DataFrame:
     """Train and score video models; write and return the Tables 1-3 layout (see the module docstring).
 
@@ -236,6 +249,9 @@ def evaluate_video(
     steps:      optimiser steps per model (default: each config's ``train.max_steps``).
     lpips:      an LPIPS module to use instead of the real weights (tests); recorded as
                 ``test`` unless its ``is_real`` is True.
+    checkpoints: ``{"<dataset>/<task>": path}``: score that trained checkpoint (for the model
+                it holds) instead of training one. ``configs=None`` uses
+                :func:`present_video_configs` (and scores its baselines too).
 
     Returns one row per (dataset, model) with columns ``<task>_<ssim|lpips|psnr>``.
     """
@@ -244,9 +260,15 @@ def evaluate_video(
     from hurricane_ode.training.trainer import resolve_device
 
     t_start = time.perf_counter()
+    if configs is None:
+        configs, found = present_video_configs()
+        checkpoints = {**found, **(checkpoints or {})}
+        if models is None:
+            models = ["vid_ode", *sorted({b for v in VIDEO_BASELINES.values() for b in v})]
     items = [configs] if isinstance(configs, Config | str | Path) else list(configs)
     if not items:
         raise ValueError("video experiment: give at least one config")
+    checkpoints = dict(checkpoints or {})
     if steps is not None and steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
     verbose = progress if verbose is None else verbose
@@ -263,14 +285,18 @@ def evaluate_video(
         base, settings, where = _load(item)
         if seed is not None:
             base.train.seed = int(seed)
-        task = base.data.sampling.task
-        if task not in VIDEO_TASKS:
-            raise ValueError(f"{where}: data.sampling.task must be one of {VIDEO_TASKS}, got {task!r}")
+        if base.data.sampling.task not in VIDEO_TASKS:
+            raise ValueError(
+                f"{where}: data.sampling.task must be one of {VIDEO_TASKS}, got {base.data.sampling.task!r}"
+            )
+        task = task_name(base.data.sampling.task, base.data.interpolation_protocol)
         label = dataset_label(base.data)
         if (label, task) in seen:
             raise ValueError(f"{where}: dataset '{label}' with task '{task}' is given twice")
         seen.add((label, task))
         names = _model_names(models, item, settings)
+        # the cross-fade is persistence beyond the last input: scored on interpolation only
+        names = [m for m in names if base.data.sampling.task in VIDEO_BASELINES_FOR.get(m, VIDEO_TASKS)]
         unknown = [m for m in names if m not in available_models()]
         if unknown:
             raise ValueError(f"models: unknown {unknown}; available: {', '.join(available_models())}")
@@ -280,7 +306,7 @@ def evaluate_video(
         run_seed = base.train.seed
         n_steps = steps if steps is not None else settings.steps
         clips = build_eval_clips(base.data, run_seed, settings.max_eval_clips, tracking=False)
-        size = _check_frames(clips, base, where)
+        size = check_frames(clips, base, where)
         lp, lp_weights, lp_note = resolve_lpips(settings.lpips, (0.0, 1.0), size, lpips)
         lpips_status[f"{label}/{task}"] = lp_note
         device = resolve_device(base.train.device)
@@ -288,10 +314,14 @@ def evaluate_video(
             {"source": where, "dataset": label, "task": task, "models": names,
              "config": experiment_config_to_dict(ExperimentConfig(base=base, experiment=settings))}
         )  # fmt: skip
+        ckpt = checkpoints.pop(f"{label}/{task}", None)
         for name in names:
-            cfg = model_config_for(base, name)
-            cfg.model.n_inputs = base.data.sampling.n_inputs
-            trained = obtain_model(cfg, root / "models" / f"{label}_{task}" / name, n_steps, progress=progress)
+            if ckpt is not None and name == checkpoint_model_name(ckpt):
+                trained = trained_from_checkpoint(ckpt, base, where, device)
+            else:
+                cfg = model_config_for(base, name)
+                cfg.model.n_inputs = base.data.sampling.n_inputs
+                trained = obtain_model(cfg, root / "models" / f"{label}_{task}" / name, n_steps, progress=progress)
             t0 = time.perf_counter()
             overall, per_target = score_video_model(
                 trained.model, clips, device, settings.eval_batch_size, lp, run_seed, progress,
@@ -300,6 +330,7 @@ def evaluate_video(
             eval_s = time.perf_counter() - t0
             long_rows.append({
                 "dataset": label, "model": name, "task": task, **overall,
+                "checkpoint": str(trained.checkpoint) if trained.checkpoint else None,
                 "n_inputs": base.data.sampling.n_inputs, "n_targets": base.data.sampling.n_targets,
                 "irregular": base.data.sampling.irregular, "steps": trained.steps,
                 "train_source": trained.source, "train_time_s": round(trained.train_time_s, 2),
@@ -307,6 +338,11 @@ def evaluate_video(
                 "lpips_weights": lp_weights, "seed": run_seed, "config": where,
             })  # fmt: skip
             lead_rows += [{"dataset": label, "model": name, "task": task, **r} for r in per_target]
+    if checkpoints:
+        raise ValueError(
+            f"checkpoints: no config for {sorted(checkpoints)}; keys are '<dataset>/<task>' of the "
+            f"configs given ({sorted(seen)})"
+        )
 
     long = pd.DataFrame(long_rows)
     table = paper_table(long)
@@ -335,6 +371,8 @@ def evaluate_video(
         notes = "; ".join(f"{k}: {v}" for k, v in lpips_status.items())
         print(f"\nvideo: {len(long)} runs, {wall:.0f} s ({notes})")
         print(_format_table(table))
+        print(format_training(long_rows))
+        print(format_by_frame(pd.DataFrame(lead_rows)))
         print(f"results: {files['table']}  record: {files['record_json']}")
     return table
 

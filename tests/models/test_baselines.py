@@ -192,7 +192,9 @@ def test_bad_input_names_the_model_and_argument(name: str) -> None:
 
 def test_vid_rnn_interpolates_hidden_states_between_regular_steps() -> None:
     torch.manual_seed(0)
-    model = build_model(tiny_config("vid_rnn", 1)).eval()  # regular step: 3 h
+    cfg = tiny_config("vid_rnn", 1)
+    cfg.rnn_step = 3.0  # regular step: 3 h (default: each sample's median input gap)
+    model = build_model(cfg).eval()
     inputs, input_times, _, mask = irregular_batch(1)
     seen: list[torch.Tensor] = []
     model.generator.register_forward_hook(lambda mod, args, out: seen.append(args[0].clone()))
@@ -202,3 +204,19 @@ def test_vid_rnn_interpolates_hidden_states_between_regular_steps() -> None:
     h3, h6, h4 = seen
     torch.testing.assert_close(h4, h3 + (h6 - h3) / 3.0)
     assert not torch.allclose(h3, h6)
+
+
+def test_vid_rnn_step_defaults_to_median_input_gap_in_data_units() -> None:
+    """Video (frame units) steps one frame, not three; a fixed rnn_step overrides the median."""
+    model = build_model(tiny_config("vid_rnn", 1)).eval()
+    times = torch.tensor([[0.0, 1.0, 2.0, 3.0], [0.0, 2.0, 4.0, 6.0], [0.0, 6.0, 15.0, 30.0]])
+    mask = torch.tensor([[True] * 4, [True] * 4, [True, False, False, False]])
+    steps = model.steps(times, mask)
+    # the lone-observation sample takes the batch median of the others' medians
+    torch.testing.assert_close(steps, torch.tensor([1.0, 2.0, 1.0]))
+    cfg = tiny_config("vid_rnn", 1)
+    cfg.rnn_step = 3.0
+    torch.testing.assert_close(build_model(cfg).steps(times, mask), torch.full((3,), 3.0))
+    cfg.rnn_step = 0.0
+    with pytest.raises(ValueError, match="rnn_step"):
+        build_model(cfg)

@@ -16,8 +16,10 @@ from hurricane_ode.data.video.dataset import (
     PAPER_BOUNCING_BALLS,
     PAPER_EXTRAPOLATION,
     PAPER_INTERPOLATION,
+    VIDEO_TASKS,
     BouncingBallsDataset,
     VideoClipDataset,
+    task_name,
     to_channels,
 )
 from hurricane_ode.data.video.layouts import (
@@ -41,6 +43,7 @@ __all__ = [
     "PAPER_BOUNCING_BALLS",
     "PAPER_EXTRAPOLATION",
     "PAPER_INTERPOLATION",
+    "VIDEO_TASKS",
     "BouncingBallsDataset",
     "VideoClipDataset",
     "VideoEntry",
@@ -60,5 +63,6 @@ __all__ = [
     "resize",
     "rotate",
     "simulate_bouncing_balls",
+    "task_name",
     "to_channels",
 ]

@@ -12,6 +12,19 @@ climate tiles (:func:`hurricane_ode.data.sampling.sample_clip`, driven by
 - ``irregular=True`` draws the inputs at random frames of the input span (gaps up to
   ``max_gap_h / frame_interval_h`` frames).
 
+Protocols (named tasks, :data:`VIDEO_TASKS`):
+
+- ``extrapolation``: train and score on the frames after the inputs;
+- ``interpolation`` (``protocol="paper"``, the paper's Sec. 4.1): a *training* clip's targets
+  are its own observed input frames at the input times (the model learns to reconstruct what
+  it sees); a *test* clip's targets are the in-between frames, which training never sees;
+- ``interpolation_supervised`` (``protocol="supervised"``): training clips also target the
+  in-between frames (the supervised variant, like DVF in Table 3).
+
+``reverse=True`` (train split only) plays each clip backward with probability 1/2 before it is
+cut: input frames come in reverse order of the video and times still increase from the
+first input (the paper's reversed-input augmentation).
+
 Clip times are in **frame units**: frame ``k`` after the clip's first input is at
 time ``k`` (whatever ``frame_interval_h`` is). Set ``ModelConfig.time_scale`` for
 video accordingly (e.g. ``1.0``, or ``1 / window_length`` to map a clip onto [0, 1]
@@ -29,6 +42,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -50,6 +64,9 @@ from hurricane_ode.data.video.readers import count_frames, read_frames
 from hurricane_ode.data.video.transforms import augment_frames, center_crop_resize
 
 __all__ = [
+    "VIDEO_TASKS",
+    "PROTOCOLS",
+    "task_name",
     "PAPER_EXTRAPOLATION",
     "PAPER_INTERPOLATION",
     "PAPER_BOUNCING_BALLS",
@@ -66,6 +83,32 @@ PAPER_INTERPOLATION = SamplingConfig(
 """Paper video interpolation: inputs at frames 0, 2, 4, 6, 8 -> frames 1, 3, 5, 7."""
 PAPER_BOUNCING_BALLS = SamplingConfig(n_inputs=10, n_targets=10, sampling_rate=1.0, irregular=False)
 """Paper bouncing balls: 10 inputs -> the next 10 frames."""
+PROTOCOLS = ("paper", "supervised")
+"""Interpolation protocols: what a training clip's targets are (see module docstring)."""
+VIDEO_TASKS = ("extrapolation", "interpolation", "interpolation_supervised")
+"""Task names: ``sampling.task`` plus, for interpolation, the protocol (``paper`` keeps the plain name)."""
+
+
+def task_name(task: str, protocol: str = "paper") -> str:
+    """Named task of a ``sampling.task`` and an interpolation ``protocol``, one of :data:`VIDEO_TASKS`.
+
+    Parameters
+    ----------
+    task : str
+        ``extrapolation`` or ``interpolation`` (``SamplingConfig.task``).
+    protocol : str
+        ``paper`` or ``supervised`` (``DataConfig.interpolation_protocol``).
+
+    Returns
+    -------
+    str
+        ``extrapolation``, ``interpolation`` (paper) or ``interpolation_supervised``.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"interpolation_protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    if task == "interpolation" and protocol == "supervised":
+        return "interpolation_supervised"
+    return task
 
 
 def to_channels(frames: Tensor, channels: int | None) -> Tensor:
@@ -82,6 +125,17 @@ def to_channels(frames: Tensor, channels: int | None) -> Tensor:
     )
 
 
+@dataclass(frozen=True)
+class _Draw:
+    """One clip's frames: absolute indices (in clip order), masks and the playing direction (+1 / -1)."""
+
+    input_idx: np.ndarray
+    target_idx: np.ndarray
+    input_mask: np.ndarray
+    target_mask: np.ndarray | None
+    direction: int
+
+
 class _SeededClips(Dataset):
     """Shared seeding and clip assembly: one numpy Generator per (seed, epoch, index).
 
@@ -91,8 +145,13 @@ class _SeededClips(Dataset):
 
     stats = None
 
-    def __init__(self, sampling: SamplingConfig, seed: int, train: bool, length: int, channels: int):
+    def __init__(self, sampling: SamplingConfig, seed: int, train: bool, length: int, channels: int,
+                 protocol: str = "paper", reverse: bool = False):
         check_sampling_config(sampling)
+        self.task = task_name(sampling.task, protocol)
+        """Named task (:data:`VIDEO_TASKS`)."""
+        self.protocol = protocol
+        self.reverse = bool(reverse)
         if length < 1:
             raise ValueError(f"{type(self).__name__}: dataset length must be >= 1, got {length}")
         if channels not in (1, 3):
@@ -119,28 +178,35 @@ class _SeededClips(Dataset):
         epoch = self.epoch if self.train else 0
         return np.random.default_rng([abs(self.seed), epoch, index, int(self.seed < 0)])
 
-    def _draw(self, n_frames: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Absolute input / target frame indices and the input mask for a video of ``n_frames``."""
+    def _draw(self, n_frames: int, rng: np.random.Generator) -> _Draw:
+        """Which frames of a video of ``n_frames`` one clip uses, after protocol and reversal."""
         hours = np.arange(n_frames, dtype=np.float64) * self.sampling.frame_interval_h
         idx = sample_clip(hours, None, self.sampling, rng)
         mask = np.ones(idx.input_idx.size, dtype=bool)
         if self.sampling.input_drop_prob > 0:
             mask = drop_inputs(mask, self.sampling.input_drop_prob, rng)
-        return idx.input_idx, idx.target_idx, mask
+        input_idx, target_idx, target_mask = idx.input_idx, idx.target_idx, None
+        if self.train and self.task == "interpolation":  # paper protocol: reconstruct the inputs
+            target_idx, target_mask = input_idx, mask.copy()
+        backward = self.train and self.reverse and bool(rng.random() < 0.5)
+        if backward:  # the same draw on the time-reversed video: frame k -> frame n - 1 - k
+            input_idx, target_idx = n_frames - 1 - input_idx, n_frames - 1 - target_idx
+        return _Draw(input_idx, target_idx, mask, target_mask, -1 if backward else 1)
 
     @staticmethod
-    def _clip(frames: Tensor, frame_idx: np.ndarray, input_idx: np.ndarray, target_idx: np.ndarray,
-              mask: np.ndarray) -> Clip:
+    def _clip(frames: Tensor, frame_idx: np.ndarray, draw: _Draw) -> Clip:
         """``frames[j]`` is frame ``frame_idx[j]``; times in frame units since the first input."""
         pos = {int(f): j for j, f in enumerate(frame_idx)}
-        origin = float(input_idx[0])
+        origin = float(draw.input_idx[0])
+        n_targets = len(draw.target_idx)
+        target_mask = np.ones(n_targets, dtype=bool) if draw.target_mask is None else draw.target_mask
         return Clip(
-            inputs=frames[[pos[int(i)] for i in input_idx]].contiguous(),
-            input_times=torch.as_tensor(input_idx - origin, dtype=torch.float32),
-            input_mask=torch.as_tensor(mask, dtype=torch.bool),
-            targets=frames[[pos[int(i)] for i in target_idx]].contiguous(),
-            target_times=torch.as_tensor(target_idx - origin, dtype=torch.float32),
-            target_mask=torch.ones(len(target_idx), dtype=torch.bool),
+            inputs=frames[[pos[int(i)] for i in draw.input_idx]].contiguous(),
+            input_times=torch.as_tensor(draw.direction * (draw.input_idx - origin), dtype=torch.float32),
+            input_mask=torch.as_tensor(draw.input_mask, dtype=torch.bool),
+            targets=frames[[pos[int(i)] for i in draw.target_idx]].contiguous(),
+            target_times=torch.as_tensor(draw.direction * (draw.target_idx - origin), dtype=torch.float32),
+            target_mask=torch.as_tensor(target_mask, dtype=torch.bool),
         )
 
 
@@ -166,6 +232,8 @@ class VideoClipDataset(_SeededClips):
         augment: bool = True,
         length: int | None = None,
         progress: bool = False,
+        protocol: str = "paper",
+        reverse: bool = False,
     ) -> None:
         if not videos:
             raise ValueError("VideoClipDataset: no videos given")
@@ -188,13 +256,14 @@ class VideoClipDataset(_SeededClips):
         self.image_size = None if image_size is None else (int(image_size[0]), int(image_size[1]))
         self.channels = channels
         self.augment = augment
-        super().__init__(sampling, seed, train, len(self.videos) if length is None else length, channels)
+        super().__init__(sampling, seed, train, len(self.videos) if length is None else length, channels,
+                         protocol, reverse)
 
     def __getitem__(self, index: int) -> Clip:
         rng = self._rng(index)
         k = index % len(self.videos)
-        input_idx, target_idx, mask = self._draw(self.n_frames[k], rng)
-        needed = np.union1d(input_idx, target_idx)
+        draw = self._draw(self.n_frames[k], rng)
+        needed = np.union1d(draw.input_idx, draw.target_idx)
         frames = read_frames(self.videos[k].path, needed.tolist())
         if self.image_size is not None:
             frames = center_crop_resize(frames, self.image_size)
@@ -202,7 +271,7 @@ class VideoClipDataset(_SeededClips):
         if self.train and self.augment:
             gen = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
             frames = augment_frames(frames, gen)
-        return self._clip(frames, needed, input_idx, target_idx, mask)
+        return self._clip(frames, needed, draw)
 
 
 class BouncingBallsDataset(_SeededClips):
@@ -211,7 +280,8 @@ class BouncingBallsDataset(_SeededClips):
     Video ``i`` of a split is fixed by ``(seed, split, i)``: the same
     ``n_videos`` videos every epoch (paper: 1000 train, 50 test; train and test
     videos differ); each is exactly one window long. ``channels`` 1 (grey, as in
-    the paper) or 3 (one colour per ball). Never augmented.
+    the paper) or 3 (one colour per ball). Never flipped or rotated; ``reverse``
+    plays training clips backward and ``protocol`` sets the interpolation targets (module docstring).
     """
 
     def __init__(
@@ -224,9 +294,11 @@ class BouncingBallsDataset(_SeededClips):
         n_balls: int = 3,
         channels: int = 1,
         collide: bool = True,
+        protocol: str = "paper",
+        reverse: bool = False,
     ) -> None:
         n = n_videos if n_videos is not None else (1000 if train else 50)
-        super().__init__(sampling, seed, train, n, channels)
+        super().__init__(sampling, seed, train, n, channels, protocol, reverse)
         self.size, self.n_balls, self.channels, self.collide = int(size), int(n_balls), channels, collide
 
     def video(self, index: int) -> tuple[Tensor, np.ndarray]:
@@ -238,7 +310,7 @@ class BouncingBallsDataset(_SeededClips):
 
     def __getitem__(self, index: int) -> Clip:
         rng = self._rng(index)
-        input_idx, target_idx, mask = self._draw(self.window, rng)
+        draw = self._draw(self.window, rng)
         frames, _ = self.video(index)
-        return self._clip(frames, np.arange(self.window), input_idx, target_idx, mask)
+        return self._clip(frames, np.arange(self.window), draw)
 

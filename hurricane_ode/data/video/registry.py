@@ -9,6 +9,8 @@
 - ``moving_gif``: Moving GIF, ``<path>/{train,test}/*.gif|*.mp4``;
 - ``penn_action``: Penn Action, ``frames/`` + ``labels/*.mat``.
 
+Every video source honours ``interpolation_protocol`` (paper: train on reconstructing the
+inputs) and ``reverse_inputs`` (train split: clips played backward half the time).
 Real-video sources default to 128 x 128 RGB; the train split holds
 ``clips_per_epoch`` clips (video ``i % n_videos``) and is augmented when
 ``augment``; the test split holds one clip per video.
@@ -53,6 +55,8 @@ def _bouncing_balls(data: DataConfig, split: str, seed: int) -> Dataset:
         n_videos=data.n_videos,
         size=size,
         channels=data.channels or 1,
+        protocol=data.interpolation_protocol,
+        reverse=data.reverse_inputs,
     )
 
 
@@ -70,6 +74,8 @@ def _video_source(name: str, discover: Callable[[str, str], list[VideoEntry]]):
             channels=data.channels or 3,
             augment=data.augment,
             length=data.clips_per_epoch if train else None,
+            protocol=data.interpolation_protocol,
+            reverse=data.reverse_inputs,
         )
 
     build.__doc__ = f"Clips from the '{name}' layout under ``data.path``."

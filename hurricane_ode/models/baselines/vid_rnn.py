@@ -26,9 +26,11 @@ What the model does
   no warp: ``W = X_{i-1}``; no mask: ``W + D``. ``D``, ``F`` and ``M`` are returned
   for the difference loss and for plots.
 
-``step`` defaults to :attr:`hurricane_ode.config.SamplingConfig.frame_interval_h`
-(the stored frame spacing, 3 h), read from the config class so the default lives
-in one place. Build :class:`VidRNN` directly to use another spacing.
+``step`` is in the data's own clip time units: ``ModelConfig.rnn_step`` (1 frame for
+video, 3 h for CAM5) or, when it is ``None``, each sample's median gap between its
+observed inputs (1 frame for consecutive video frames, 2 for the paper's interpolation
+inputs); a sample with a single observed input uses the batch's median gap, else 1.
+A fixed 3-unit step would step every third frame on video.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import Tensor
 
-from hurricane_ode.config import ModelConfig, SamplingConfig
+from hurricane_ode.config import ModelConfig
 from hurricane_ode.errors import ConfigError
 from hurricane_ode.models.base import (
     ForecastModel,
@@ -61,12 +64,14 @@ class VidRNN(ForecastModel):
     model_name = "vid_rnn"
     sorted_queries = False
 
-    def __init__(self, config: ModelConfig, step: float = SamplingConfig.frame_interval_h) -> None:
+    def __init__(self, config: ModelConfig, step: float | None = None) -> None:
         super().__init__(config)
         latent_grid(config)
-        if not step > 0:
-            raise ConfigError(f"VidRNN: step must be > 0 (clip time units), got {step}")
-        self.step = float(step)
+        step = getattr(config, "rnn_step", None) if step is None else step
+        if step is not None and not step > 0:
+            raise ConfigError(f"VidRNN: step (ModelConfig.rnn_step) must be > 0 clip time units, got {step}")
+        self.step = None if step is None else float(step)
+        """Decoder step in clip time units; ``None`` = each sample's median input gap."""
         c, hid = config.in_channels, config.hidden_channels
         self.encoder = frame_encoder(c, config)
         self.enc_cell = ConvGRUCell(hid, hid)
@@ -79,6 +84,35 @@ class VidRNN(ForecastModel):
         # Vid-ODE's own decoder G(h, h_prev): same architecture, only the dynamics differ.
         self.generator = VidODEDecoder(hid, config.base_channels, config.n_downsample, n_out)
 
+    def steps(self, input_times: Tensor, mask: Tensor) -> Tensor:
+        """Decoder step per sample ``[B]`` in clip time units (see the module docstring).
+
+        Parameters
+        ----------
+        input_times : Tensor
+            ``[B, T]`` clip times of the inputs.
+        mask : Tensor
+            ``[B, T]`` bool, True where an input is observed.
+
+        Returns
+        -------
+        Tensor
+            ``[B]`` positive steps.
+        """
+        b = input_times.shape[0]
+        if self.step is not None:
+            return input_times.new_full((b,), self.step)
+        nan = input_times.new_tensor(float("nan"))
+        gaps = []
+        for i in range(b):  # per sample: observed times only (T is small)
+            t = input_times[i][mask[i]]
+            d = t[1:] - t[:-1]
+            gaps.append(d.median() if d.numel() else nan)
+        med = torch.stack(gaps)
+        known = med[~torch.isnan(med)]
+        fill = known.median() if known.numel() else input_times.new_tensor(1.0)
+        return torch.where(torch.isnan(med), fill, med).clamp_min(1e-6)
+
     def predict(self, x: ModelInputs) -> ModelOutput:
         """inputs ``[B, T, C, H, W]``, times ``[B, T]`` / ``[B, K]`` (clip units) -> frames ``[B, K, C, H, W]``."""
         inputs, input_times, query_times, mask = x.inputs, x.input_times, x.query_times, x.mask
@@ -90,7 +124,8 @@ class VidRNN(ForecastModel):
 
         # Regular decoder steps; clip time units are fine here (only ratios to `step` matter).
         t_last = input_times[torch.arange(b, device=inputs.device), last_observed_index(mask)]
-        pos = ((query_times - t_last[:, None]) / self.step).clamp(min=0.0).to(inputs.dtype)  # [B, K]
+        step = self.steps(input_times, mask)  # [B]
+        pos = ((query_times - t_last[:, None]) / step[:, None]).clamp(min=0.0).to(inputs.dtype)  # [B, K]
         n_steps = max(1, math.ceil(float(pos.detach().max())) if pos.numel() else 1)
         states = [h]
         zero_in = h.new_zeros(b, 1, *h.shape[-2:])
@@ -110,5 +145,5 @@ class VidRNN(ForecastModel):
 
 
 def build_vid_rnn(config: ModelConfig) -> VidRNN:
-    """Factory for :class:`VidRNN` (``step`` = ``SamplingConfig.frame_interval_h``)."""
+    """Factory for :class:`VidRNN` (``step`` = ``ModelConfig.rnn_step``, default: median input gap)."""
     return VidRNN(config)
