@@ -80,7 +80,6 @@ from hurricane_ode.models.base import (
     ForecastModel,
     ModelInputs,
     ModelOutput,
-    _last_observed_times,
     infer_mode,
     reference_frames,
     reference_index,
@@ -91,6 +90,7 @@ from hurricane_ode.models.convgru import ConvGRUCell
 from hurricane_ode.models.motion import advection_offset, advection_offsets, advection_velocity
 from hurricane_ode.models.odefunc import ConvODEFunc
 from hurricane_ode.models.solver import integrate_intervals, integrate_sequence, step_counts
+from hurricane_ode.models.validation import _last_observed_times
 
 __all__ = ["VidODE", "warp", "compose", "compose_sequence", "MODES", "infer_mode", "reference_times"]
 
