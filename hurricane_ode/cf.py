@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from hurricane_ode.data.schema import CF_ATTRS
+from hurricane_ode.errors import InputError
 from hurricane_ode.timeutil import hours_between
 
 __all__ = ["VARIABLE_ATTRS", "forecast_dataset"]
@@ -47,7 +48,7 @@ def forecast_dataset(
     lat = np.asarray(lat, dtype=np.float64)
     lon = np.asarray(lon, dtype=np.float64)
     if lat.size > 1 and np.any(np.diff(lat) <= 0):
-        raise ValueError("forecast_dataset: lat must be strictly ascending")
+        raise InputError("forecast_dataset: lat must be strictly ascending")
     lead_h = hours_between(valid_times, init_time)
     units = f"hours since {init_time.strftime('%Y-%m-%d %H:%M:%S')}"
     time_num = cftime.date2num(list(valid_times), units, calendar=calendar)
@@ -75,7 +76,7 @@ def forecast_dataset(
     for name, values in fields.items():
         values = np.asarray(values, dtype=np.float32)
         if values.shape != (len(valid_times), lat.size, lon.size):
-            raise ValueError(
+            raise InputError(
                 f"forecast_dataset: {name} has shape {values.shape}, expected "
                 f"{(len(valid_times), lat.size, lon.size)} (time, lat, lon)"
             )

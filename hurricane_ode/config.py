@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from hurricane_ode._config_checks import validate_config
-from hurricane_ode.errors import ConfigError
+from hurricane_ode.errors import ConfigError, ConfigKeyError, ConfigTypeError
 
 __all__ = [
     "DataConfig",
@@ -296,7 +296,7 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
-            raise TypeError(f"config: {where} must be a mapping, got {type(value).__name__}")
+            raise ConfigTypeError(f"config: {where} must be a mapping, got {type(value).__name__}")
         return _build(tp, value, where)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -312,7 +312,7 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     if tp is int and isinstance(value, float) and value.is_integer():
         return int(value)
     if tp in (int, float, str, bool) and not isinstance(value, tp):
-        raise TypeError(f"config: {where} must be {tp.__name__}, got {value!r}")
+        raise ConfigTypeError(f"config: {where} must be {tp.__name__}, got {value!r}")
     return value
 
 
@@ -321,7 +321,7 @@ def _build(cls: type, values: dict, where: str) -> Any:
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise KeyError(
+        raise ConfigKeyError(
             f"config: unknown key(s) {unknown} in section '{where}'; expected some of {sorted(known)}"
         )
     kwargs = {k: _coerce(hints[k], v, f"{where}.{k}") for k, v in values.items()}
@@ -391,7 +391,7 @@ def load_config(path: str | Path) -> Config:
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ValueError(f"config file {path} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
     try:
         return config_from_dict(values)
     except (KeyError, TypeError, ConfigError) as exc:

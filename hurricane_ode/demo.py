@@ -87,6 +87,7 @@ def run_demo(
     """
     from hurricane_ode.errors import CheckpointError
     from hurricane_ode.forecasting import forecast, load_forecaster
+    from hurricane_ode.forecasting.inputs import model_grid
     from hurricane_ode.io import check_output, write_dataset
     from hurricane_ode.outputs import check_output_dir
 
@@ -95,7 +96,7 @@ def run_demo(
     nc_path = check_output(out / f"forecast_{s.basin}.nc", overwrite)
     fc = load_forecaster(checkpoint)  # fails fast when the demo model is missing
     if getattr(fc.config.model, "grid_spacing_deg", None):
-        s = dataclasses.replace(s, shape=fc.tile_shape(s.basin))  # the model's grid, whole basin
+        s = dataclasses.replace(s, shape=model_grid(fc, s.basin))  # the model's grid, whole basin
     elif tuple(fc.image_size) != tuple(s.shape):
         raise CheckpointError(
             f"checkpoint {fc.source} takes {fc.image_size[0]}x{fc.image_size[1]} tiles but the demo "

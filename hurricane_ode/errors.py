@@ -73,3 +73,23 @@ class RegistryError(HurricaneODEError, ValueError):
 
 class OptionalDependencyError(HurricaneODEError, ImportError):
     """A feature needs an optional extra that is not installed; the message names it."""
+
+
+class InputKeyError(InputError, KeyError):
+    """A missing key, variable, group or name in the input (also a ``KeyError``)."""
+
+    __str__ = Exception.__str__  # no quotes around the message, unlike KeyError
+
+
+class InputTypeError(InputError, TypeError):
+    """An input of the wrong type (also a ``TypeError``)."""
+
+
+class ConfigKeyError(ConfigError, KeyError):
+    """An unknown configuration key (also a ``KeyError``); the message names it."""
+
+    __str__ = Exception.__str__
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A configuration value of the wrong type (also a ``TypeError``); the message names the key."""

@@ -13,6 +13,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from hurricane_ode.errors import InputTypeError
+
 __all__ = ["expand_paths", "cache_dir", "CACHE_ENV"]
 
 CACHE_ENV = "HURRICANE_ODE_CACHE"
@@ -40,7 +42,7 @@ def expand_paths(
         Files in the order given (each glob and directory sorted).
     """
     if paths is None:
-        raise TypeError(
+        raise InputTypeError(
             f"{what}: no input given (got None); pass file paths, a directory or a glob"
         )
     items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)

@@ -16,7 +16,7 @@ from typing import Any
 import cftime
 import numpy as np
 
-from hurricane_ode.errors import InputError
+from hurricane_ode.errors import InputError, InputTypeError
 
 __all__ = ["parse_time", "parse_times", "hours_between", "to_cftime", "calendar_of", "ISO_TIME"]
 
@@ -118,7 +118,7 @@ def _one_time(v: Any, calendar: str) -> cftime.datetime:
                                    ts.microsecond, calendar=calendar)  # fmt: skip
         except ValueError as exc:
             raise InputError(f"time {v} does not exist in the '{calendar}' calendar: {exc}") from None
-    raise TypeError(
+    raise InputTypeError(
         f"cannot interpret {v!r} as a time in calendar '{calendar}'; give ISO strings, cftime, "
         "numpy.datetime64, pandas Timestamps or a DataArray of times"
     )
@@ -204,7 +204,7 @@ def hours_between(times: Any, origin: Any) -> np.ndarray:
     arr = np.asarray(times) if not isinstance(times, list) else np.asarray(times, dtype=object)
     if np.issubdtype(arr.dtype, np.datetime64):
         if not isinstance(origin, np.datetime64 | _dt.datetime):
-            raise TypeError(
+            raise InputTypeError(
                 f"hours_between: times are numpy datetime64 but origin is {type(origin).__name__}"
             )
         return ((arr - np.datetime64(origin)) / np.timedelta64(1, "us")).astype(np.float64) / 3.6e9
@@ -218,6 +218,6 @@ def hours_between(times: Any, origin: Any) -> np.ndarray:
                 f"(both must be datetimes of the same calendar): {exc}"
             ) from exc
         if not isinstance(delta, _dt.timedelta):
-            raise TypeError(f"hours_between: time {t!r} minus origin is not a timedelta ({delta!r})")
+            raise InputTypeError(f"hours_between: time {t!r} minus origin is not a timedelta ({delta!r})")
         out[k] = delta / _dt.timedelta(hours=1)
     return out.reshape(arr.shape)

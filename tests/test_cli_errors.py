@@ -83,7 +83,7 @@ def test_usage_errors_are_one_line(capsys):
         main(["forecast", "--basin", "natl"])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "the following arguments are required: --times, --output" in err
+    assert err.count("\n") == 1 and "the following arguments are required: --output" in err
     assert err.endswith("(see hurricane-ode forecast --help)\n")
 
 

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from hurricane_ode.errors import InputError
+
 HELP = "draw wind-vector maps, track maps or error curves (PNG; needs the 'plot' extra)"
 DESCRIPTION = (
     "Figures from forecast files and result tables. 'map': truth/forecast wind-vector maps per "
@@ -94,7 +96,7 @@ def _region(text: str | None) -> tuple[float, float, float, float] | None:
     except ValueError:
         box = ()
     if len(box) != 4:
-        raise ValueError(f"--region '{text}' must be four numbers LAT0,LAT1,LON0,LON1")
+        raise InputError(f"--region '{text}' must be four numbers LAT0,LAT1,LON0,LON1")
     return box  # type: ignore[return-value]
 
 
@@ -109,7 +111,7 @@ def _as_forecast(ds, init: str | None):
         want = init.strip().replace(" ", "T")
         match = [i for i, k in enumerate(keys) if k.startswith(want)]
         if not match:
-            raise ValueError(f"--init {init} is not an initial time of the hindcast ({keys[0]} .. {keys[-1]})")
+            raise InputError(f"--init {init} is not an initial time of the hindcast ({keys[0]} .. {keys[-1]})")
         n = match[0]
     one = ds.isel(init_time=n).swap_dims({"lead_time": "valid_time"}).rename({"valid_time": "time"})
     return one.drop_vars(["lead_time"], errors="ignore")
@@ -125,7 +127,7 @@ def _map(args: argparse.Namespace) -> Path:
         return save_png(ax.figure, args.output)
     basin = args.basin or fc.attrs.get("basin")
     if not basin:
-        raise ValueError("--basin is needed: the forecast file has no 'basin' attribute")
+        raise InputError("--basin is needed: the forecast file has no 'basin' attribute")
     truth_in = args.truth[0] if len(args.truth) == 1 else args.truth
     if len(args.truth) == 1 and str(truth_in).rstrip("/").endswith(".zarr"):
         from hurricane_ode.data.store import open_tiles
@@ -174,7 +176,7 @@ def _curves(args: argparse.Namespace) -> Path:
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     if not metrics:
-        raise ValueError("--metrics: give at least one metric column")
+        raise InputError("--metrics: give at least one metric column")
     if args.kind == "lead":
         return plot_error_vs_lead(args.table, args.output, metric=metrics[0])
     return plot_sampling_rate_curves(args.table, args.output, metrics=metrics)

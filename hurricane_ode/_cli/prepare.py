@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from hurricane_ode.errors import InputError
+
 HELP = "tile CAM5 U850/V850/PSL files into a Zarr store, one group per ocean basin"
 DESCRIPTION = (
     "Cut 60x160-degree basin tiles out of CAM5 history files at the data's native resolution "
@@ -65,17 +67,17 @@ def run(args: argparse.Namespace) -> int:
             )
         return 0
     if not args.input:
-        raise ValueError("--input is required (files, a directory or a quoted glob)")
+        raise InputError("--input is required (files, a directory or a quoted glob)")
     if not args.output:
-        raise ValueError("--output is required (path of the Zarr store to write)")
+        raise InputError("--output is required (path of the Zarr store to write)")
 
     from hurricane_ode.data.store import prepare_tiles, read_norm_stats
 
     basins = args.basin or ["natl"]
     if args.shape and args.resolution is not None:
-        raise ValueError("give --shape or --resolution, not both")
+        raise InputError("give --shape or --resolution, not both")
     if not 0.0 < args.min_valid_fraction <= 1.0:
-        raise ValueError(f"--min-valid-fraction must be in (0, 1], got {args.min_valid_fraction}")
+        raise InputError(f"--min-valid-fraction must be in (0, 1], got {args.min_valid_fraction}")
     path = prepare_tiles(
         args.input,
         basins,

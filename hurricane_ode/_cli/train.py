@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+from hurricane_ode.errors import ConfigError
+
 HELP = "train a model (Vid-ODE or a baseline) from a YAML config; resumable, DDP under torchrun"
 DESCRIPTION = (
     "Train the model described by a YAML config (see configs/default.yaml for every key and its "
@@ -106,18 +108,18 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
     """Set ``section.key[.sub]=value`` entries (values parsed as YAML) in a nested config dict."""
     for item in overrides:
         if "=" not in item:
-            raise ValueError(f"--set expects KEY=VALUE (e.g. train.batch_size=4), got {item!r}")
+            raise ConfigError(f"--set expects KEY=VALUE (e.g. train.batch_size=4), got {item!r}")
         key, raw = item.split("=", 1)
         parts = key.strip().split(".")
         node: Any = values
         for i, part in enumerate(parts[:-1]):
             if not isinstance(node, dict) or part not in node:
-                raise KeyError(f"--set {key}: unknown config section '{'.'.join(parts[: i + 1])}'")
+                raise ConfigError(f"--set {key}: unknown config section '{'.'.join(parts[: i + 1])}'")
             node = node[part]
         if not isinstance(node, dict):
-            raise KeyError(f"--set {key}: '{'.'.join(parts[:-1])}' is not a config section")
+            raise ConfigError(f"--set {key}: '{'.'.join(parts[:-1])}' is not a config section")
         if parts[-1] not in node:
-            raise KeyError(
+            raise ConfigError(
                 f"--set {key}: unknown key '{parts[-1]}' in section "
                 f"'{'.'.join(parts[:-1]) or 'config'}'; expected some of {sorted(node)}"
             )
@@ -127,8 +129,8 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from hurricane_ode.config import Config, config_from_dict, config_to_dict, load_config
+    from hurricane_ode.evaluation.validation import validator_from_config
     from hurricane_ode.training.trainer import train
-    from hurricane_ode.training.validation import validator_from_config
 
     config = load_config(args.config) if args.config else Config()
     values = apply_overrides(config_to_dict(config), args.overrides)
@@ -137,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
 
         name = DATASET_ALIASES.get(args.dataset, args.dataset)
         if name not in available_sources():
-            raise ValueError(
+            raise ConfigError(
                 f"--dataset: unknown clip source {args.dataset!r}; available: "
                 f"{', '.join(available_sources())} (alias: video = video_folder)"
             )

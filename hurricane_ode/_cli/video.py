@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from hurricane_ode.errors import InputError
+
 HELP = "forecast frames of a video file (MP4/AVI/GIF or a frame folder); write PNGs and an MP4/GIF"
 DESCRIPTION = (
     "Read the model's input frames from a video with the project's reader, centre-crop and resize "
@@ -52,7 +54,7 @@ def _times(text: str | None) -> list[float] | None:
     try:
         return [float(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise ValueError(f"--times: expected comma-separated numbers, got {text!r}") from None
+        raise InputError(f"--times: expected comma-separated numbers, got {text!r}") from None
 
 
 def run(args: argparse.Namespace) -> int:

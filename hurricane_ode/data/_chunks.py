@@ -18,7 +18,7 @@ import numpy as np
 import zarr
 
 from hurricane_ode.data.tile_reader import FORMAT_KW
-from hurricane_ode.errors import InputError, OptionalDependencyError
+from hurricane_ode.errors import InputError, InputTypeError, OptionalDependencyError
 
 _LOCAL_SCHEDULERS = ("threads", "processes", "sync", "synchronous", "single-threaded")
 
@@ -215,7 +215,7 @@ def resolve_scheduler(scheduler: Any) -> tuple[Any, Any, int]:
         return client, client, max(1, sum(client.nthreads().values()))
     if hasattr(scheduler, "nthreads") and hasattr(scheduler, "get"):  # distributed.Client
         return scheduler, None, max(1, sum(scheduler.nthreads().values()))
-    raise TypeError(
+    raise InputTypeError(
         f"prepare: scheduler must be None, 'threads'/'processes'/'sync', 'local[:N]', an address "
         f"or a distributed.Client, got {type(scheduler).__name__}"
     )

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from hurricane_ode.data._chunks import merge, moments
-from hurricane_ode.errors import InputError
+from hurricane_ode.errors import InputError, InputKeyError
 
 _BLOCK = 512
 
@@ -86,7 +86,7 @@ class NormStatsMixin:
         """``{variable: {"mean": m, "std": s}}`` in physical units: the train period's
         (``norm_stats="train"``), the store's attrs (``"store"``) or pooled (:meth:`set_stats`)."""
         if self._stats is None:
-            raise KeyError(f"{self._where}: variables lack norm_mean/norm_std attrs")
+            raise InputKeyError(f"{self._where}: variables lack norm_mean/norm_std attrs")
         return {v: dict(s) for v, s in self._stats.items()}
 
     def inverse_normalize(self, x: torch.Tensor) -> torch.Tensor:

@@ -39,7 +39,7 @@ from hurricane_ode.data.regrid import (
     conservative_weights,
     regrid_block,
 )
-from hurricane_ode.errors import InputError
+from hurricane_ode.errors import InputError, InputTypeError
 
 __all__ = [
     "Basin",
@@ -318,7 +318,7 @@ def tile_basin(
     """
     b = get_basin(basin)
     if not isinstance(ds, xr.Dataset):
-        raise TypeError(f"tile_basin: expected an xarray.Dataset, got {type(ds).__name__}")
+        raise InputTypeError(f"tile_basin: expected an xarray.Dataset, got {type(ds).__name__}")
     shape = _shape_for(b, shape, resolution)
     _check_grid(ds)
     sub, attrs, steps = _cut(ds, b, padded=shape is not None)

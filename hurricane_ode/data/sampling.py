@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from hurricane_ode.config import SamplingConfig
+from hurricane_ode.errors import InputError
 from hurricane_ode.timeutil import hours_between
 
 __all__ = [
@@ -90,43 +91,43 @@ def hours_since(times: Sequence[Any] | np.ndarray, origin: Any) -> np.ndarray:
 def check_sampling_config(cfg: SamplingConfig) -> None:
     """Raise ``ValueError`` naming the ``SamplingConfig`` field that is out of range."""
     if cfg.task not in _TASKS:
-        raise ValueError(f"SamplingConfig.task must be one of {_TASKS}, got {cfg.task!r}")
+        raise InputError(f"SamplingConfig.task must be one of {_TASKS}, got {cfg.task!r}")
     min_inputs = 2 if cfg.task == "interpolation" else 1
     if int(cfg.n_inputs) != cfg.n_inputs or cfg.n_inputs < min_inputs:
-        raise ValueError(
+        raise InputError(
             f"SamplingConfig.n_inputs must be an integer >= {min_inputs} for {cfg.task}, "
             f"got {cfg.n_inputs!r}"
         )
     if int(cfg.n_targets) != cfg.n_targets or cfg.n_targets < 1:
-        raise ValueError(f"SamplingConfig.n_targets must be an integer >= 1, got {cfg.n_targets!r}")
+        raise InputError(f"SamplingConfig.n_targets must be an integer >= 1, got {cfg.n_targets!r}")
     if not cfg.frame_interval_h > 0:
-        raise ValueError(
+        raise InputError(
             f"SamplingConfig.frame_interval_h must be > 0 hours, got {cfg.frame_interval_h!r}"
         )
     if not cfg.max_gap_h >= cfg.frame_interval_h:
-        raise ValueError(
+        raise InputError(
             f"SamplingConfig.max_gap_h ({cfg.max_gap_h} h) must be >= frame_interval_h "
             f"({cfg.frame_interval_h} h)"
         )
     if not 0.0 < cfg.sampling_rate <= 1.0:
-        raise ValueError(
+        raise InputError(
             f"SamplingConfig.sampling_rate must be in (0, 1], got {cfg.sampling_rate!r}"
         )
     p = getattr(cfg, "input_drop_prob", 0.0)
     if not 0.0 <= p < 1.0:
-        raise ValueError(f"SamplingConfig.input_drop_prob must be in [0, 1), got {p!r}")
+        raise InputError(f"SamplingConfig.input_drop_prob must be in [0, 1), got {p!r}")
     w = input_window(cfg)
     max_gap = _max_gap_steps(cfg)
     if cfg.n_inputs > 1 and (not cfg.irregular or cfg.task == "interpolation"):
         span = w - 1
         if -(-span // (cfg.n_inputs - 1)) > max_gap:
-            raise ValueError(
+            raise InputError(
                 f"SamplingConfig: sampling_rate={cfg.sampling_rate} spaces {cfg.n_inputs} inputs over "
                 f"{span * cfg.frame_interval_h:g} h, so some gap exceeds max_gap_h={cfg.max_gap_h} h; "
                 "raise sampling_rate or max_gap_h"
             )
     if cfg.task == "interpolation" and w - cfg.n_inputs < cfg.n_targets:
-        raise ValueError(
+        raise InputError(
             f"SamplingConfig: interpolation with n_inputs={cfg.n_inputs} and "
             f"sampling_rate={cfg.sampling_rate} leaves only {w - cfg.n_inputs} frame(s) between the "
             f"inputs, fewer than n_targets={cfg.n_targets}; lower sampling_rate or n_targets"
@@ -173,14 +174,14 @@ def grid_steps(frame_hours: np.ndarray, frame_interval_h: float) -> np.ndarray:
     """
     h = np.asarray(frame_hours, dtype=np.float64)
     if h.ndim != 1:
-        raise ValueError(f"frame_hours must be 1-D, got shape {h.shape}")
+        raise InputError(f"frame_hours must be 1-D, got shape {h.shape}")
     if h.size == 0:
         return np.zeros(0, dtype=np.int64)
     if not np.all(np.isfinite(h)):
-        raise ValueError("frame_hours contains non-finite values")
+        raise InputError("frame_hours contains non-finite values")
     if np.any(np.diff(h) <= 0):
         k = int(np.argmax(np.diff(h) <= 0))
-        raise ValueError(
+        raise InputError(
             f"frame_hours must be strictly increasing; frame {k + 1} ({h[k + 1]} h) "
             f"follows frame {k} ({h[k]} h)"
         )
@@ -189,7 +190,7 @@ def grid_steps(frame_hours: np.ndarray, frame_interval_h: float) -> np.ndarray:
     off = np.abs(rel - steps) > 1e-3
     if np.any(off):
         k = int(np.argmax(off))
-        raise ValueError(
+        raise InputError(
             f"frame {k} at {h[k] - h[0]:g} h after the first frame is not on the "
             f"{frame_interval_h:g}-hour grid (SamplingConfig.frame_interval_h)"
         )
@@ -212,14 +213,14 @@ def valid_starts(frame_hours: np.ndarray, cfg: SamplingConfig) -> np.ndarray:
         f"({length * cfg.frame_interval_h:g} h at {cfg.frame_interval_h:g} h)"
     )
     if n < length:
-        raise ValueError(f"series too short: {need}, but it has only {n} frame(s)")
+        raise InputError(f"series too short: {need}, but it has only {n} frame(s)")
     starts = np.arange(n - length + 1)
     ok = steps[starts + length - 1] - steps[starts] == length - 1
     if not ok.any():
         breaks = np.flatnonzero(np.diff(steps) != 1)
         edges = np.concatenate([[-1], breaks, [n - 1]])
         longest = int(np.max(np.diff(edges)))
-        raise ValueError(
+        raise InputError(
             f"no gap-free window: {need}, but the longest run without missing frames "
             f"has {longest} frame(s) (of {n})"
         )
@@ -298,13 +299,13 @@ def sample_clip(
     else:
         start = int(start)
         if not 0 <= start <= h.size - length:
-            raise ValueError(
+            raise InputError(
                 f"sample_clip: start={start} leaves no room for a {length}-frame window in a "
                 f"series of {h.size} frames"
             )
         steps = grid_steps(h[start : start + length], cfg.frame_interval_h)
         if steps[-1] != length - 1:
-            raise ValueError(
+            raise InputError(
                 f"sample_clip: the {length}-frame window at start={start} has missing frames "
                 f"(use valid_starts to find gap-free windows)"
             )
@@ -336,12 +337,12 @@ def drop_inputs(mask: np.ndarray, p: float, rng: np.random.Generator) -> np.ndar
     """
     m = np.asarray(mask, dtype=bool).copy()
     if m.ndim != 1:
-        raise ValueError(f"drop_inputs: mask must be 1-D [T], got shape {m.shape}")
+        raise InputError(f"drop_inputs: mask must be 1-D [T], got shape {m.shape}")
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"drop_inputs: p must be in [0, 1], got {p!r}")
+        raise InputError(f"drop_inputs: p must be in [0, 1], got {p!r}")
     observed = np.flatnonzero(m)
     if observed.size == 0:
-        raise ValueError("drop_inputs: mask has no observed frame to keep")
+        raise InputError("drop_inputs: mask has no observed frame to keep")
     if p == 0.0:
         return m
     drop = rng.random(observed.size) < p

@@ -43,7 +43,7 @@ from hurricane_ode.data.sampling import (
 )
 from hurricane_ode.data.tile_reader import open_tiles
 from hurricane_ode.data.tracks import read_track_points, track_pixels_by_frame
-from hurricane_ode.errors import InputError
+from hurricane_ode.errors import InputError, InputKeyError
 
 __all__ = ["TileClipDataset", "open_basin", "read_track_points"]
 
@@ -170,7 +170,7 @@ class TileClipDataset(NormStatsMixin, Dataset):
         self.train_moments = self._train_moments() if norm_stats == "train" else None
         self._stats = self._stats_from_moments() if norm_stats == "train" else self._read_stats()
         if normalize and self._stats is None:
-            raise KeyError(
+            raise InputKeyError(
                 f"{self._where}: normalize=True needs attrs norm_mean and norm_std on every variable"
             )
         tracks = tracks if tracks is not None else self.sampling.tracks
@@ -249,7 +249,7 @@ class TileClipDataset(NormStatsMixin, Dataset):
         else:
             var, thr = self.sampling.cyclone_variable, self.sampling.psl_threshold_pa
             if var not in self._ds.data_vars:
-                raise KeyError(
+                raise InputKeyError(
                     f"{self._where}: cyclone filter needs variable {var!r} "
                     "(SamplingConfig.cyclone_variable) or a tracks file"
                 )

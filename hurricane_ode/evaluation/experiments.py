@@ -32,7 +32,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from hurricane_ode.config import Config
-from hurricane_ode.errors import ConfigError
+from hurricane_ode.errors import ConfigError, InputError
 from hurricane_ode.evaluation.records import environment_record, write_csv, write_json, write_yaml
 from hurricane_ode.evaluation.scoring import EvalClips, build_eval_clips, score_model
 from hurricane_ode.evaluation.settings import (
@@ -80,7 +80,7 @@ def resolve_lpips(
     if min(frame_size) < MIN_IMAGE_SIZE:
         note = f"lpips: unavailable (frames {frame_size} smaller than {MIN_IMAGE_SIZE} px)"
         if setting == "required":
-            raise ValueError(note)
+            raise InputError(note)
         return None, "unavailable", note
     try:
         module = LPIPS(value_range=value_range)
@@ -126,12 +126,12 @@ def _resolve_data(cfg: ExperimentConfig, progress: bool, demo: bool = False) -> 
 def _check_size(clips: EvalClips, cfg: Config) -> tuple[int, int]:
     size = clips.dataset[clips.indices[0]].image_size
     if tuple(size) != tuple(cfg.model.image_size):
-        raise ValueError(
+        raise InputError(
             f"the data frames are {size[0]}x{size[1]} but model.image_size is "
             f"{list(cfg.model.image_size)}; set model.image_size: [{size[0]}, {size[1]}]"
         )
     if clips.dataset[clips.indices[0]].n_channels != cfg.model.in_channels:
-        raise ValueError(
+        raise InputError(
             f"the data have {clips.dataset[clips.indices[0]].n_channels} channels but "
             f"model.in_channels is {cfg.model.in_channels}"
         )
@@ -208,18 +208,18 @@ def evaluate(
     (model, sampling_rate) (``sampling-rate``).
     """
     if experiment not in EXPERIMENTS:
-        raise ValueError(f"experiment must be one of {list(EXPERIMENTS)}, got {experiment!r}")
+        raise InputError(f"experiment must be one of {list(EXPERIMENTS)}, got {experiment!r}")
     t_start = time.perf_counter()
     cfg = _as_experiment_config(config)
     settings = cfg.experiment
     if models is not None:
         models = [m.strip() for m in models if m.strip()]
         if not models:
-            raise ValueError("models: give at least one model name")
+            raise InputError("models: give at least one model name")
         settings.models = list(models)
     if steps is not None:
         if steps < 0:
-            raise ValueError(f"steps must be >= 0, got {steps}")
+            raise InputError(f"steps must be >= 0, got {steps}")
         settings.steps = int(steps)
     if seed is not None:
         cfg.base.train.seed = int(seed)
@@ -228,7 +228,7 @@ def evaluate(
 
     unknown = [m for m in settings.models if m not in available_models()]
     if unknown and experiment != "ablation":
-        raise ValueError(f"models: unknown {unknown}; available: {', '.join(available_models())}")
+        raise InputError(f"models: unknown {unknown}; available: {', '.join(available_models())}")
     verbose = progress if verbose is None else verbose
     root = Path(output_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -305,7 +305,7 @@ def evaluate(
             try:
                 ev = build_eval_clips(data, seed, settings.max_eval_clips, settings.tracking)
             except ValueError as exc:
-                raise ValueError(f"sampling rate {rate}: {exc}") from exc
+                raise InputError(f"sampling rate {rate}: {exc}") from exc
             gap = ev.mean_input_gap_h()
             per_rate[str(rate)] = {"n_clips": len(ev.indices), "windows": ev.n_windows,
                                    "mean_input_gap_h": gap}  # fmt: skip

@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from hurricane_ode.config import DataConfig
 from hurricane_ode.data.clips import collate_clips
+from hurricane_ode.errors import InputError
 from hurricane_ode.metrics import ZSCORE_DATA_RANGE, MetricAccumulator
 from hurricane_ode.tracking import find_centres, great_circle_km
 
@@ -96,7 +97,7 @@ def build_eval_clips(
     dcfg.clips_per_epoch = None  # type: ignore[assignment]  # one item per window, time order
     ds = build_dataset(dcfg, split, seed)
     if len(ds) == 0:
-        raise ValueError(f"the {split} split of {data.source} {data.path} has no clip windows")
+        raise InputError(f"the {split} split of {data.source} {data.path} has no clip windows")
     indices = _evenly(len(ds), max_clips)
     first = ds[indices[0]]
     observed = first.input_times[first.input_mask]

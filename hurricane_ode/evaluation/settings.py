@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from hurricane_ode.config import Config, config_from_dict, config_to_dict
+from hurricane_ode.errors import ConfigError, ConfigKeyError, ConfigTypeError
 
 __all__ = [
     "EXPERIMENTS",
@@ -104,22 +105,22 @@ class ExperimentConfig:
 
 def _check_settings(s: ExperimentSettings, where: str) -> None:
     if not s.models or not all(isinstance(m, str) for m in s.models):
-        raise ValueError(f"{where}: experiment.models must be a non-empty list of model names")
+        raise ConfigError(f"{where}: experiment.models must be a non-empty list of model names")
     if s.steps is not None and s.steps < 0:
-        raise ValueError(f"{where}: experiment.steps must be >= 0 or null, got {s.steps}")
+        raise ConfigError(f"{where}: experiment.steps must be >= 0 or null, got {s.steps}")
     if not s.sampling_rates or not all(0.0 < float(r) <= 1.0 for r in s.sampling_rates):
-        raise ValueError(
+        raise ConfigError(
             f"{where}: experiment.sampling_rates must be values in (0, 1], got {s.sampling_rates}"
         )
     bad = [r for r in s.ablation_rows if r not in ABLATION_ROWS]
     if bad:
-        raise ValueError(f"{where}: unknown experiment.ablation_rows {bad}; expected some of A..E")
+        raise ConfigError(f"{where}: unknown experiment.ablation_rows {bad}; expected some of A..E")
     if s.eval_batch_size < 1:
-        raise ValueError(f"{where}: experiment.eval_batch_size must be >= 1")
+        raise ConfigError(f"{where}: experiment.eval_batch_size must be >= 1")
     if s.max_eval_clips is not None and s.max_eval_clips < 1:
-        raise ValueError(f"{where}: experiment.max_eval_clips must be >= 1 or null")
+        raise ConfigError(f"{where}: experiment.max_eval_clips must be >= 1 or null")
     if s.lpips not in ("auto", "off", "required"):
-        raise ValueError(f"{where}: experiment.lpips must be auto, off or required, got {s.lpips!r}")
+        raise ConfigError(f"{where}: experiment.lpips must be auto, off or required, got {s.lpips!r}")
 
 
 def experiment_config_from_dict(values: dict | None, where: str = "config") -> ExperimentConfig:
@@ -127,11 +128,11 @@ def experiment_config_from_dict(values: dict | None, where: str = "config") -> E
     values = copy.deepcopy(values or {})
     exp_values = values.pop("experiment", None) or {}
     if not isinstance(exp_values, dict):
-        raise TypeError(f"{where}: section 'experiment' must be a mapping")
+        raise ConfigTypeError(f"{where}: section 'experiment' must be a mapping")
     known = {f.name for f in dataclasses.fields(ExperimentSettings)}
     unknown = sorted(set(exp_values) - known)
     if unknown:
-        raise KeyError(
+        raise ConfigKeyError(
             f"{where}: unknown key(s) {unknown} in section 'experiment'; expected some of {sorted(known)}"
         )
     if "lpips_value_range" in exp_values:
@@ -159,9 +160,9 @@ def load_experiment_config(path: str | Path) -> ExperimentConfig:
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ValueError(f"experiment config {path} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"experiment config {path} is not valid YAML: {exc}") from exc
     if not isinstance(values, dict):
-        raise TypeError(f"experiment config {path}: expected a mapping at the top level")
+        raise ConfigTypeError(f"experiment config {path}: expected a mapping at the top level")
     return experiment_config_from_dict(values, where=str(path))
 
 
@@ -205,7 +206,7 @@ def ablation_switches(row: str) -> dict[str, bool]:
     try:
         return dict(ABLATION_ROWS[row][1])
     except KeyError:
-        raise ValueError(f"unknown ablation row {row!r}; expected one of {list(ABLATION_ROWS)}") from None
+        raise ConfigError(f"unknown ablation row {row!r}; expected one of {list(ABLATION_ROWS)}") from None
 
 
 def model_config_for(base: Config, name: str, switches: dict[str, bool] | None = None) -> Config:
@@ -218,7 +219,7 @@ def model_config_for(base: Config, name: str, switches: dict[str, bool] | None =
     if switches:
         for key, value in switches.items():
             if not hasattr(cfg.model, key):
-                raise KeyError(f"ablation switch {key!r} is not a ModelConfig field")
+                raise ConfigKeyError(f"ablation switch {key!r} is not a ModelConfig field")
             setattr(cfg.model, key, value)
     elif name not in ADVERSARIAL_MODELS:
         cfg.model.adversarial = False

@@ -52,6 +52,7 @@ from tqdm.auto import tqdm
 from hurricane_ode.config import Config, DataConfig, load_config
 from hurricane_ode.data.clips import collate_clips
 from hurricane_ode.data.video.dataset import task_name
+from hurricane_ode.errors import InputError
 from hurricane_ode.evaluation.records import environment_record, write_csv, write_json
 from hurricane_ode.evaluation.scoring import EvalClips, build_eval_clips
 from hurricane_ode.evaluation.settings import (
@@ -267,10 +268,10 @@ def evaluate_video(
             models = ["vid_ode", *sorted({b for v in VIDEO_BASELINES.values() for b in v})]
     items = [configs] if isinstance(configs, Config | str | Path) else list(configs)
     if not items:
-        raise ValueError("video experiment: give at least one config")
+        raise InputError("video experiment: give at least one config")
     checkpoints = dict(checkpoints or {})
     if steps is not None and steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
+        raise InputError(f"steps must be >= 0, got {steps}")
     verbose = progress if verbose is None else verbose
     root = Path(output_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -286,20 +287,20 @@ def evaluate_video(
         if seed is not None:
             base.train.seed = int(seed)
         if base.data.sampling.task not in VIDEO_TASKS:
-            raise ValueError(
+            raise InputError(
                 f"{where}: data.sampling.task must be one of {VIDEO_TASKS}, got {base.data.sampling.task!r}"
             )
         task = task_name(base.data.sampling.task, base.data.interpolation_protocol)
         label = dataset_label(base.data)
         if (label, task) in seen:
-            raise ValueError(f"{where}: dataset '{label}' with task '{task}' is given twice")
+            raise InputError(f"{where}: dataset '{label}' with task '{task}' is given twice")
         seen.add((label, task))
         names = _model_names(models, item, settings)
         # the cross-fade is persistence beyond the last input: scored on interpolation only
         names = [m for m in names if base.data.sampling.task in VIDEO_BASELINES_FOR.get(m, VIDEO_TASKS)]
         unknown = [m for m in names if m not in available_models()]
         if unknown:
-            raise ValueError(f"models: unknown {unknown}; available: {', '.join(available_models())}")
+            raise InputError(f"models: unknown {unknown}; available: {', '.join(available_models())}")
         plans.append((base, settings, where, task, label, names))
 
     for base, settings, where, task, label, names in plans:
@@ -339,7 +340,7 @@ def evaluate_video(
             })  # fmt: skip
             lead_rows += [{"dataset": label, "model": name, "task": task, **r} for r in per_target]
     if checkpoints:
-        raise ValueError(
+        raise InputError(
             f"checkpoints: no config for {sorted(checkpoints)}; keys are '<dataset>/<task>' of the "
             f"configs given ({sorted(seen)})"
         )
@@ -382,7 +383,7 @@ def _model_names(models: Sequence[str] | None, item: Any, settings: ExperimentSe
     if models is not None:
         names = [m.strip() for m in models if m and m.strip()]
         if not names:
-            raise ValueError("models: give at least one model name")
+            raise InputError("models: give at least one model name")
         return names
     if isinstance(item, str | Path):
         values = yaml.safe_load(Path(item).read_text()) or {}

@@ -20,6 +20,7 @@ import torch
 
 from hurricane_ode.config import Config, config_from_dict, load_config
 from hurricane_ode.data.video.dataset import task_name
+from hurricane_ode.errors import InputError
 from hurricane_ode.evaluation.scoring import EvalClips
 from hurricane_ode.evaluation.zoo import TrainedModel
 
@@ -56,7 +57,7 @@ def shipped_checkpoint(name: str = "bouncing_balls.pt") -> Path:
         The file (raises ``FileNotFoundError`` naming it when absent).
     """
     if name not in SHIPPED_VIDEO_CHECKPOINTS:
-        raise ValueError(f"shipped_checkpoint: unknown name {name!r}; expected one of {SHIPPED_VIDEO_CHECKPOINTS}")
+        raise InputError(f"shipped_checkpoint: unknown name {name!r}; expected one of {SHIPPED_VIDEO_CHECKPOINTS}")
     path = _RESOURCES / name
     if not path.exists():
         raise FileNotFoundError(f"shipped video checkpoint not found: {path}")
@@ -148,7 +149,7 @@ def trained_from_checkpoint(path: str | Path, base: Config, where: str, device: 
     model, meta = load_model(path, device=device)
     mc = meta["config"].model
     if tuple(mc.image_size) != tuple(base.model.image_size) or mc.in_channels != base.model.in_channels:
-        raise ValueError(
+        raise InputError(
             f"{where}: checkpoint {path} was built for {mc.in_channels}-channel {list(mc.image_size)} frames, "
             f"the data have {base.model.in_channels}-channel {list(base.model.image_size)}"
         )
@@ -164,12 +165,12 @@ def check_frames(clips: EvalClips, cfg: Config, where: str) -> tuple[int, int]:
     first = clips.dataset[clips.indices[0]]
     size = tuple(first.image_size)
     if size != tuple(cfg.model.image_size):
-        raise ValueError(
+        raise InputError(
             f"{where}: the data frames are {size[0]}x{size[1]} but model.image_size is "
             f"{list(cfg.model.image_size)}; set data.image_size or model.image_size to match"
         )
     if first.n_channels != cfg.model.in_channels:
-        raise ValueError(
+        raise InputError(
             f"{where}: the data have {first.n_channels} channels but model.in_channels is "
             f"{cfg.model.in_channels}; set data.channels or model.in_channels to match"
         )

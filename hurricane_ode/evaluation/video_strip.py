@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from hurricane_ode.data.clips import Clip
+from hurricane_ode.errors import InputError
 
 __all__ = ["predict_at_times", "save_frame_strip", "write_video", "forecast_video_file"]
 
@@ -31,10 +32,10 @@ def predict_at_times(model: nn.Module, clip: Clip, times: Sequence[float]) -> Te
     ``clip`` is unbatched; its targets are ignored.
     """
     if clip.batched:
-        raise ValueError("predict_at_times: give one unbatched clip")
+        raise InputError("predict_at_times: give one unbatched clip")
     q = torch.as_tensor(list(times), dtype=torch.float32)
     if q.numel() == 0 or bool((q[1:] < q[:-1]).any()):
-        raise ValueError(f"predict_at_times: times must be non-empty and ascending, got {list(times)}")
+        raise InputError(f"predict_at_times: times must be non-empty and ascending, got {list(times)}")
     p = next(model.parameters(), None)
     device = p.device if p is not None else torch.device("cpu")
     model.eval()
@@ -53,7 +54,7 @@ def _image(frame: Tensor):
         return x[0].numpy(), "gray"
     if x.shape[0] == 3:
         return x.permute(1, 2, 0).numpy(), None
-    raise ValueError(f"save_frame_strip: frames must have 1 or 3 channels, got {x.shape[0]}")
+    raise InputError(f"save_frame_strip: frames must have 1 or 3 channels, got {x.shape[0]}")
 
 
 def save_frame_strip(
@@ -75,7 +76,7 @@ def save_frame_strip(
     import matplotlib.pyplot as plt
 
     if not rows or not any(rows.values()):
-        raise ValueError("save_frame_strip: no frames to draw")
+        raise InputError("save_frame_strip: no frames to draw")
     times = sorted({float(t) for r in rows.values() for t in r})
     marked = {round(float(t), 6) for t in highlight}
     fig, axes = plt.subplots(
@@ -167,7 +168,7 @@ def write_video(frames: Tensor, path: str | Path, fps: float = 4.0, scale: int =
         except ImportError:
             path = path.with_suffix(".gif")
     if path.suffix.lower() != ".gif":
-        raise ValueError(f"write_video: {path} must end in .mp4 or .gif")
+        raise InputError(f"write_video: {path} must end in .mp4 or .gif")
     tmp = path.with_name(f".{path.stem}.tmp.gif")
     iio.imwrite(tmp, img, duration=1000.0 / fps, loop=0)
     os.replace(tmp, path)
@@ -234,11 +235,11 @@ def forecast_video_file(
     stride = int(stride) if stride is not None else max(1, round(1.0 / s.sampling_rate))
     n_in = int(s.n_inputs)
     if start < 0 or stride < 1:
-        raise ValueError(f"forecast_video_file: need start >= 0 and stride >= 1, got {start}, {stride}")
+        raise InputError(f"forecast_video_file: need start >= 0 and stride >= 1, got {start}, {stride}")
     n_frames = count_frames(video)
     in_idx = [start + stride * k for k in range(n_in)]
     if in_idx[-1] >= n_frames:
-        raise ValueError(
+        raise InputError(
             f"{video}: {n_frames} frames, but {n_in} inputs from frame {start} every {stride} need "
             f"{in_idx[-1] + 1}; lower --start or --stride"
         )

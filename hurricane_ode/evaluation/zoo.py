@@ -19,6 +19,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from hurricane_ode.config import Config, config_to_dict, runtime_free_differences
+from hurricane_ode.errors import InputError
 from hurricane_ode.models.base import build_model
 
 __all__ = ["TrainedModel", "obtain_model", "is_trainable"]
@@ -92,7 +93,7 @@ def obtain_model(
         state = load_checkpoint(last)
         diff = _config_differences(state["config"], config_to_dict(cfg))
         if diff:
-            raise ValueError(
+            raise InputError(
                 f"cached model {last} was trained with a different config (keys {diff}); "
                 "delete that directory or choose another --output-dir"
             )

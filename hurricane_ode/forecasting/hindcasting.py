@@ -31,6 +31,7 @@ from hurricane_ode.forecasting.inputs import (
     calendar_of,
     check_finite,
     grid_attrs,
+    model_grid,
     open_basin_fields,
     stats_arrays,
 )
@@ -183,7 +184,7 @@ def hindcast(
         raise InputError(f"batch_size must be >= 1, got {batch_size}")
     fc = _resolve_model(checkpoint_or_model, model, device)
     variables = fc.variables if fc is not None else list(_DEFAULT_VARIABLES)
-    grid = fc.tile_shape(basin) if fc is not None else shape
+    grid = model_grid(fc, basin) if fc is not None else shape
     who = f"checkpoint {fc.source}" if fc is not None else f"model '{model}'"
     ds = open_basin_fields(inputs, basin, variables, grid, who)
     calendar = calendar_of(ds)

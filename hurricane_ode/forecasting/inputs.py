@@ -126,9 +126,24 @@ def grid_attrs(ds: xr.Dataset) -> dict[str, str]:
     return {k: str(ds.attrs[k]) for k in ("input_grid", "regridding") if k in ds.attrs}
 
 
+def model_grid(fc: Any, basin: Any) -> tuple[int, int]:
+    """(H, W) of the basin tiles Forecaster ``fc`` forecasts on.
+
+    With ``model.grid_spacing_deg`` (a fully convolutional model) the whole basin at that
+    spacing (natl at 1 degree: 60 x 160), else ``model.image_size``.
+    """
+    from hurricane_ode.data.basins import get_basin
+
+    spacing = getattr(fc.config.model, "grid_spacing_deg", None)
+    if not spacing:
+        return tuple(fc.image_size)
+    box = get_basin(basin)
+    return round((box.lat_max - box.lat_min) / spacing), round((box.lon_max - box.lon_min) / spacing)
+
+
 def open_inputs(inputs: Any, basin: str, fc: Any) -> xr.Dataset:
     """Inputs for Forecaster ``fc``: :func:`open_basin_fields` with its variables and grid."""
-    return open_basin_fields(inputs, basin, fc.variables, fc.tile_shape(basin), f"checkpoint {fc.source}")
+    return open_basin_fields(inputs, basin, fc.variables, model_grid(fc, basin), f"checkpoint {fc.source}")
 
 
 def calendar_of(ds: xr.Dataset) -> str:

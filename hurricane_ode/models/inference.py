@@ -66,22 +66,6 @@ class Forecaster:
         """(H, W) of the tiles the model was trained on."""
         return tuple(self.config.model.image_size)  # type: ignore[return-value]
 
-    def tile_shape(self, basin: Any) -> tuple[int, int]:
-        """(H, W) of the basin tiles this model forecasts on.
-
-        With ``model.grid_spacing_deg`` (a fully convolutional model) the whole basin at that
-        spacing, else ``model.image_size``.
-        """
-        spacing = getattr(self.config.model, "grid_spacing_deg", None)
-        if not spacing:
-            return self.image_size
-        from hurricane_ode.data.basins import get_basin
-
-        box = get_basin(basin)
-        h = round((box.lat_max - box.lat_min) / spacing)
-        w = round((box.lon_max - box.lon_min) / spacing)
-        return int(h), int(w)
-
     @property
     def max_lead_h(self) -> float:
         """Longest lead time (hours after the last input) the model is trusted for.

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hurricane_ode.errors import InputError
 from hurricane_ode.plotting.coastlines import _INSTALL_HINT, PlotDependencyError
 
 DPI = 120
@@ -44,7 +45,7 @@ def save_png(fig: Any, path: str | os.PathLike, dpi: int = DPI) -> Path:
     """Write ``fig`` to ``path`` as PNG via a temporary name and an atomic rename."""
     out = Path(path).expanduser()
     if out.suffix.lower() != ".png":
-        raise ValueError(f"output path {out} must end in .png")
+        raise InputError(f"output path {out} must end in .png")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     try:

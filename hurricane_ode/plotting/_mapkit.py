@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from hurricane_ode.errors import InputError, InputTypeError
 from hurricane_ode.plotting._common import require_cartopy, save_png
 from hurricane_ode.plotting.coastlines import coastline_feature, scale_for_extent
 
@@ -28,18 +29,18 @@ _TRACK_COLUMNS = ("time", "lat", "lon")
 
 def _check_vars(ds: xr.Dataset, what: str) -> xr.Dataset:
     if not isinstance(ds, xr.Dataset):
-        raise TypeError(f"{what}: expected an xarray.Dataset, got {type(ds).__name__}")
+        raise InputTypeError(f"{what}: expected an xarray.Dataset, got {type(ds).__name__}")
     missing = [v for v in _VARS if v not in ds.data_vars]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"{what}: dataset lacks variables {missing}; expected U850, V850 (m s-1) and PSL (Pa) "
             f"on (time, lat, lon); has {list(ds.data_vars)}"
         )
     for v in _VARS:
         if set(ds[v].dims) != {"time", "lat", "lon"}:
-            raise ValueError(f"{what}: variable {v} must have dims (time, lat, lon), got {ds[v].dims}")
+            raise InputError(f"{what}: variable {v} must have dims (time, lat, lon), got {ds[v].dims}")
     if ds.sizes["lat"] < 2 or ds.sizes["lon"] < 2:
-        raise ValueError(f"{what}: need at least 2 points along lat and lon, got {dict(ds.sizes)}")
+        raise InputError(f"{what}: need at least 2 points along lat and lon, got {dict(ds.sizes)}")
     if ds["lat"].values[0] > ds["lat"].values[-1]:
         ds = ds.isel(lat=slice(None, None, -1))
     return ds
@@ -65,7 +66,7 @@ class _Box:
         self.lat_min, self.lat_max = float(lat_min), float(lat_max)
         self.lon_min, self.lon_max = float(lon_min), float(lon_max)
         if self.lon_max - self.lon_min > 360.0 + 1e-6:
-            raise ValueError(f"longitude span {self.lon_min}..{self.lon_max} exceeds 360 degrees")
+            raise InputError(f"longitude span {self.lon_min}..{self.lon_max} exceeds 360 degrees")
         self.centre = 0.5 * (self.lon_min + self.lon_max)
         ccrs = require_cartopy().crs
         self.proj = ccrs.PlateCarree(central_longitude=self.centre)
@@ -74,7 +75,7 @@ class _Box:
     def of(cls, ds: xr.Dataset) -> _Box:
         lat, lon = ds["lat"].values.astype(float), ds["lon"].values.astype(float)
         if np.any(np.diff(lon) <= 0):
-            raise ValueError(
+            raise InputError(
                 "lon must be strictly increasing on a continuous axis (e.g. 240..400 for natl); "
                 f"got {lon.min():g}..{lon.max():g} non-monotonic"
             )
@@ -179,12 +180,12 @@ def _frame(ds: xr.Dataset, time: Any) -> xr.Dataset:
     if isinstance(time, (int, np.integer)):
         n = ds.sizes["time"]
         if not -n <= int(time) < n:
-            raise ValueError(f"time index {time} out of range for {n} time(s)")
+            raise InputError(f"time index {time} out of range for {n} time(s)")
         return ds.isel(time=int(time))
     key = _time_key(time)
     keys = [_time_key(t) for t in ds["time"].values]
     if key not in keys:
-        raise ValueError(f"time {key} not in dataset (has {keys[0]} .. {keys[-1]}, {len(keys)} times)")
+        raise InputError(f"time {key} not in dataset (has {keys[0]} .. {keys[-1]}, {len(keys)} times)")
     return ds.isel(time=keys.index(key))
 
 
@@ -229,7 +230,7 @@ def _read_tracks(tracks: str | os.PathLike | pd.DataFrame, what: str) -> pd.Data
         df = read_tracks(p)  # IBTrACS CSV or storm_id,time,lat,lon,...
     missing = [c for c in _TRACK_COLUMNS if c not in df.columns]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"{what} tracks lack columns {missing}; expected storm_id/track_id, time, lat, lon "
             f"(have {list(df.columns)})"
         )
@@ -283,7 +284,7 @@ def _crop(ds: xr.Dataset, region: tuple[float, float, float, float]) -> xr.Datas
     sub = ds.isel(lat=np.flatnonzero((lat >= lat0) & (lat <= lat1)),
                   lon=np.flatnonzero((lon >= a) & (lon <= b)))
     if sub.sizes["lat"] < 2 or sub.sizes["lon"] < 2:
-        raise ValueError(f"region {tuple(region)} holds fewer than 2x2 cells of the map "
+        raise InputError(f"region {tuple(region)} holds fewer than 2x2 cells of the map "
                          f"(lat {lat.min():g}..{lat.max():g}, lon {lon.min():g}..{lon.max():g})")
     return sub
 
@@ -295,7 +296,7 @@ def storm_region(tracks: str | os.PathLike | pd.DataFrame, storm: str, times: li
     one = df[df["_id"].astype(str) == str(storm)]
     if one.empty:
         ids = sorted(df["_id"].astype(str).unique())
-        raise ValueError(f"storm {storm!r} not in the tracks (ids: {', '.join(ids[:8])}{' ...' if len(ids) > 8 else ''})")
+        raise InputError(f"storm {storm!r} not in the tracks (ids: {', '.join(ids[:8])}{' ...' if len(ids) > 8 else ''})")
     sel = one[one["_key"].isin(times)] if times else one
     sel = sel if len(sel) else one
     lon = sel["lon"].values.astype(float)
@@ -312,7 +313,7 @@ def _compact_png(fig: Any, path: str | os.PathLike, dpi: int = 100) -> Path:
 
     out = Path(path).expanduser()
     if out.suffix.lower() != ".png":
-        raise ValueError(f"output path {out} must end in .png")
+        raise InputError(f"output path {out} must end in .png")
     try:
         from PIL import Image
     except ImportError:  # pragma: no cover - Pillow comes with matplotlib

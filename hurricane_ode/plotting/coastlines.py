@@ -34,6 +34,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from hurricane_ode.errors import InputError
+
 __all__ = [
     "ENV_VAR",
     "SCALES",
@@ -288,7 +290,7 @@ def _offline_downloader(root: Path) -> Any:
 def coastline_path(scale: str = "110m") -> Path:
     """Local path of ``ne_<scale>_coastline.shp`` (scale in :data:`SCALES`)."""
     if scale not in SCALES:
-        raise ValueError(f"coastline scale must be one of {SCALES}, got {scale!r}")
+        raise InputError(f"coastline scale must be one of {SCALES}, got {scale!r}")
     root = configure_cartopy()
     path = root / _PHYSICAL / _file(scale)
     if not path.is_file():

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hurricane_ode.errors import InputError
 from hurricane_ode.plotting._common import new_figure, save_png
 
 __all__ = ["plot_sampling_rate_curves", "plot_error_vs_lead", "plot_scores", "METRIC_LABELS"]
@@ -47,15 +48,15 @@ def _load(table: pd.DataFrame | str | os.PathLike, what: str) -> pd.DataFrame:
 def _check(df: pd.DataFrame, need: Sequence[str], what: str) -> pd.DataFrame:
     missing = [c for c in need if c not in df.columns]
     if missing:
-        raise ValueError(f"{what}: table lacks columns {missing} (has {list(df.columns)})")
+        raise InputError(f"{what}: table lacks columns {missing} (has {list(df.columns)})")
     if df.empty:
-        raise ValueError(f"{what}: table is empty")
+        raise InputError(f"{what}: table is empty")
     for c in need[1:]:
         if not pd.api.types.is_numeric_dtype(df[c]):
             try:
                 df = df.assign(**{c: pd.to_numeric(df[c])})
             except (TypeError, ValueError):
-                raise ValueError(f"{what}: column {c!r} must be numeric") from None
+                raise InputError(f"{what}: column {c!r} must be numeric") from None
     return df
 
 
@@ -83,12 +84,12 @@ def plot_sampling_rate_curves(
     """
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     if not metrics:
-        raise ValueError("plot_sampling_rate_curves: give at least one metric")
+        raise InputError("plot_sampling_rate_curves: give at least one metric")
     df = _check(_load(table, "plot_sampling_rate_curves"), ["model", "sampling_rate", *metrics],
                 "plot_sampling_rate_curves")
     rate = df["sampling_rate"].astype(float)
     if (rate <= 0).any() or (rate > 100).any():
-        raise ValueError("plot_sampling_rate_curves: sampling_rate must be in (0, 1] or (0, 100] %")
+        raise InputError("plot_sampling_rate_curves: sampling_rate must be in (0, 1] or (0, 100] %")
     df = df.assign(sampling_rate=rate * 100.0 if rate.max() <= 1.0 else rate)
     fig = new_figure((4.2 * len(metrics), 3.4))
     axes = [fig.add_subplot(1, len(metrics), i + 1) for i in range(len(metrics))]
@@ -166,14 +167,14 @@ def plot_scores(
     """
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     if not scores or not metrics:
-        raise ValueError("plot_scores: give at least one score table and one metric")
+        raise InputError("plot_scores: give at least one score table and one metric")
     tables = [_score_table(s) for s in scores]
     names = list(labels) if labels is not None else [lab for _, lab in tables]
     if labels is None and len(set(names)) < len(names):
         names = [Path(str(s)).name if not isinstance(s, pd.DataFrame) else f"{n} {i}"
                  for i, (s, n) in enumerate(zip(scores, names))]
     if len(names) != len(tables):
-        raise ValueError(f"plot_scores: {len(names)} labels for {len(tables)} score tables")
+        raise InputError(f"plot_scores: {len(names)} labels for {len(tables)} score tables")
     frames = []
     for (df, _), name in zip(tables, names):
         _check(df, ["lead_time_h", *metrics], f"plot_scores ({name})")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from hurricane_ode.errors import InputError, InputTypeError
 from hurricane_ode.plotting._common import new_figure
 from hurricane_ode.plotting._mapkit import (  # noqa: F401  (_Box is used by tests)
     _VARS,
@@ -67,7 +68,7 @@ def plot_wind_map(
     box = _Box.of(ds)
     stride = int(stride) if stride else _auto_stride(ds)
     if stride < 1:
-        raise ValueError(f"stride must be a positive integer, got {stride}")
+        raise InputError(f"stride must be a positive integer, got {stride}")
     psl = np.asarray(frame["PSL"].values, dtype=float) / 100.0
     rng = (float(np.nanmin(psl)), float(np.nanmax(psl)))
     speed = np.hypot(frame["U850"].values.astype(float), frame["V850"].values.astype(float))
@@ -76,7 +77,7 @@ def plot_wind_map(
         fig = new_figure((8.0, 8.0 * aspect + 1.6))
         ax = fig.add_subplot(1, 1, 1, projection=box.proj)
     elif not hasattr(ax, "projection"):
-        raise TypeError("plot_wind_map: ax must be a cartopy GeoAxes (created with projection=...)")
+        raise InputTypeError("plot_wind_map: ax must be a cartopy GeoAxes (created with projection=...)")
     width_in = ax.get_position().width * ax.figure.get_figwidth()
     scale, key_speed = _arrow_scale(speed, width_in * stride / ds.sizes["lon"])
     mesh, q = _draw(ax, box, frame, psl_range=rng, scale=scale, stride=stride)
@@ -101,7 +102,7 @@ def _align_truth(forecast: xr.Dataset, truth: xr.Dataset) -> xr.Dataset:
     tkeys = [_time_key(t) for t in truth["time"].values]
     missing = [k for k in keys if k not in tkeys]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"plot_forecast_maps: truth lacks forecast time(s) {missing[:5]}"
             f"{' ...' if len(missing) > 5 else ''} (truth has {len(tkeys)} times, "
             f"{tkeys[0] if tkeys else '-'} .. {tkeys[-1] if tkeys else '-'})"
@@ -148,20 +149,20 @@ def plot_forecast_maps(
     truth = _check_vars(truth, "plot_forecast_maps truth")
     if max_leads is not None:
         if int(max_leads) < 1:
-            raise ValueError(f"max_leads must be >= 1, got {max_leads}")
+            raise InputError(f"max_leads must be >= 1, got {max_leads}")
         forecast = forecast.isel(time=slice(0, int(max_leads)))
     if leads is not None:
         if "forecast_period" not in forecast.coords:
-            raise ValueError("leads= needs the forecast's forecast_period coordinate")
+            raise InputError("leads= needs the forecast's forecast_period coordinate")
         want = np.atleast_1d(np.asarray(leads, dtype=float))
         have = forecast["forecast_period"].values.astype(float)
         missing = [f"{x:g}" for x in want if not np.isclose(have, x).any()]
         if missing:
-            raise ValueError(f"lead(s) {missing} h not in the forecast (has {', '.join(f'{h:g}' for h in have)} h)")
+            raise InputError(f"lead(s) {missing} h not in the forecast (has {', '.join(f'{h:g}' for h in have)} h)")
         forecast = forecast.isel(time=[i for i, h in enumerate(have) if np.isclose(want, h).any()])
     if storm is not None:
         if tracks is None:
-            raise ValueError("storm= needs tracks= (the best tracks holding that storm)")
+            raise InputError("storm= needs tracks= (the best tracks holding that storm)")
         region, tracks = storm_region(tracks, storm, [_time_key(t) for t in forecast["time"].values])
     if region is not None:
         forecast, truth = _crop(forecast, region), _crop(truth, region)
@@ -171,7 +172,7 @@ def plot_forecast_maps(
         same = forecast.sizes["lat"] == truth.sizes["lat"] and forecast.sizes["lon"] == truth.sizes["lon"]
         if not same or not (np.allclose(forecast["lat"], truth["lat"])
                             and np.allclose(forecast["lon"], truth["lon"])):
-            raise ValueError("plot_forecast_maps: error=True needs truth and forecast on the same lat/lon grid")
+            raise InputError("plot_forecast_maps: error=True needs truth and forecast on the same lat/lon grid")
     track_df = _read_tracks(tracks, "true") if tracks is not None else None
 
     box = _Box.of(forecast)
@@ -266,7 +267,7 @@ def plot_track_map(
         pts = pd.concat([d for d in (truth, fc) if d is not None and len(d)], ignore_index=True) \
             if (len(truth) or (fc is not None and len(fc))) else None
         if pts is None:
-            raise ValueError("plot_track_map: no track points to plot (give basin= for an empty map)")
+            raise InputError("plot_track_map: no track points to plot (give basin= for an empty map)")
         lon = np.radians(pts["lon"].values.astype(float))
         centre = math.degrees(math.atan2(np.sin(lon).mean(), np.cos(lon).mean()))
         x = np.mod(pts["lon"].values - centre + 180.0, 360.0) - 180.0

@@ -33,6 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from hurricane_ode.errors import InputError
+
 __all__ = [
     "FORMAT_VERSION",
     "LAST",
@@ -171,11 +173,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # unpickling / zip errors
-        raise ValueError(f"{path} is not a readable hurricane_ode checkpoint: {exc}") from exc
+        raise InputError(f"{path} is not a readable hurricane_ode checkpoint: {exc}") from exc
     if not isinstance(state, dict) or "format_version" not in state:
-        raise ValueError(f"{path} is not a hurricane_ode checkpoint (no format_version)")
+        raise InputError(f"{path} is not a hurricane_ode checkpoint (no format_version)")
     if state["format_version"] != FORMAT_VERSION:
-        raise ValueError(
+        raise InputError(
             f"{path}: checkpoint format version {state['format_version']} is not supported "
             f"(this hurricane_ode reads version {FORMAT_VERSION})"
         )

@@ -1,9 +1,9 @@
-"""Validation scores during training: the generator on whole-basin held-out windows.
+"""Validation scores during training: the generator on whole-frame held-out windows.
 
-:func:`window_validator` turns a clip dataset (whole basins, never crops) into the callable
+:func:`window_validator` turns a clip dataset (whole frames, never crops) into the callable
 that :meth:`hurricane_ode.training.trainer.Trainer.fit` runs every ``train.validate_every``
 steps. Scores (lower is better) are normalised MSE (on z-scored fields) overall, at a few
-leads, and in a storm-sized neighbourhood of each window's deepest PSL minimum, plus the
+leads, and in a neighbourhood of each window's minimum of one channel (``focus``), plus the
 same overall score of a reference model (persistence or advection) so that the log says
 at once whether the model beats it. ``train.best_metric`` picks ``best.pt``.
 
@@ -19,17 +19,18 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from hurricane_ode.config import Config, ModelConfig
+from hurricane_ode.config import ModelConfig
 from hurricane_ode.data.clips import collate_clips
+from hurricane_ode.errors import InputError
 from hurricane_ode.models.base import build_model
 
-__all__ = ["window_validator", "validator_from_config"]
+__all__ = ["window_validator"]
 
 
-def _storm_box(psl: torch.Tensor, radius: int) -> torch.Tensor:
-    """``[B, H, W]`` bool: pixels within ``radius`` (Chebyshev) of each sample's PSL minimum."""
-    b, h, w = psl.shape
-    idx = psl.flatten(1).argmin(dim=1)
+def _focus_box(field: torch.Tensor, radius: int) -> torch.Tensor:
+    """``[B, H, W]`` bool: pixels within ``radius`` (Chebyshev) of each sample's minimum of ``field``."""
+    b, h, w = field.shape
+    idx = field.flatten(1).argmin(dim=1)
     r, c = idx // w, idx % w
     rows = torch.arange(h).view(1, h, 1)
     cols = torch.arange(w).view(1, 1, w)
@@ -42,8 +43,8 @@ def window_validator(
     batch_size: int = 4,
     leads_h: Sequence[float] = (3.0, 12.0, 24.0, 48.0),
     reference: str | None = "advection_lk",
-    psl_channel: int | None = 2,
-    storm_radius_px: int = 6,
+    focus_channel: int | None = 2,
+    focus_radius_px: int = 6,
 ) -> callable:
     """A ``Trainer.fit`` validator scoring ``n_windows`` evenly spaced windows of ``dataset``.
 
@@ -59,19 +60,20 @@ def window_validator(
         Leads (clip time units after the last input) reported separately, where present.
     reference
         A registered baseline scored once on the same windows (``val_ref_nmse``), or None.
-    psl_channel
-        Channel holding PSL, for the storm-neighbourhood score (None: skip it).
-    storm_radius_px
-        Half-width of the box around the deepest PSL minimum of the last input.
+    focus_channel
+        Channel whose minimum in the last input marks the feature to score separately (for
+        climate clips the sea-level pressure: the deepest low); None skips that score.
+    focus_radius_px
+        Half-width of the box around that minimum.
 
     Returns
     -------
     callable
-        ``f(generator) -> {"nmse": ..., "nmse_<L>h": ..., "storm_nmse": ..., "ref_nmse": ...}``.
+        ``f(generator) -> {"nmse": ..., "nmse_<L>h": ..., "focus_nmse": ..., "ref_nmse": ...}``.
     """
     n = len(dataset)  # type: ignore[arg-type]
     if n == 0:
-        raise ValueError("window_validator: the validation dataset is empty")
+        raise InputError("window_validator: the validation dataset is empty")
     picks = np.unique(np.linspace(0, n - 1, min(n_windows, n)).round().astype(int))
     batches = [collate_clips([dataset[int(i)] for i in picks[j : j + batch_size]])
                for j in range(0, len(picks), batch_size)]  # fmt: skip
@@ -79,7 +81,7 @@ def window_validator(
 
     def score(model: nn.Module) -> dict[str, float]:
         device = next(iter(model.parameters()), torch.zeros(())).device
-        sq, n_pix, storm_sq, storm_n = None, 0, 0.0, 0
+        sq, n_pix, focus_sq, focus_n = None, 0, 0.0, 0
         lead_sq: dict[float, list[float]] = {}
         for batch in batches:
             out = model(batch.inputs.to(device), batch.input_times.to(device),
@@ -95,16 +97,16 @@ def window_validator(
                 hit = (lead - L).abs() < 1e-3
                 if hit.any():
                     lead_sq.setdefault(L, []).append(float(err[hit].mean()))
-            if psl_channel is not None and psl_channel < last_in.shape[1]:
-                box = _storm_box(last_in[:, psl_channel], storm_radius_px)  # [B, H, W]
+            if focus_channel is not None and focus_channel < last_in.shape[1]:
+                box = _focus_box(last_in[:, focus_channel], focus_radius_px)  # [B, H, W]
                 m = box[:, None, None].expand_as(err) & valid
-                storm_sq += float(err[m].sum())
-                storm_n += int(m.sum())
+                focus_sq += float(err[m].sum())
+                focus_n += int(m.sum())
         scores = {"nmse": float(sq) / max(n_pix, 1)}
         for L, v in lead_sq.items():
             scores[f"nmse_{L:g}h"] = float(np.mean(v))
-        if storm_n:
-            scores["storm_nmse"] = storm_sq / storm_n
+        if focus_n:
+            scores["focus_nmse"] = focus_sq / focus_n
         return scores
 
     def validate(model: nn.Module) -> Mapping[str, float]:
@@ -121,34 +123,3 @@ def window_validator(
         return scores
 
     return validate
-
-
-def validator_from_config(config: Config, seed: int | None = None) -> callable | None:
-    """The validator ``hurricane-ode train`` uses, or None when ``train.validate_every`` is 0.
-
-    Windows come from ``data.validation_path`` (a tile store, whole basins, every frame) when
-    set, else from the ``test`` split of ``config.data`` (whole basins).
-    """
-    if not config.train.validate_every:
-        return None
-    from dataclasses import replace
-
-    from hurricane_ode.data.sources import build_dataset
-
-    seed = config.train.seed if seed is None else seed
-    data = config.data
-    vpath = getattr(data, "validation_path", None)
-    if vpath:
-        from hurricane_ode.data.combined import split_store_spec
-        from hurricane_ode.data.tile_dataset import TileClipDataset
-
-        train_set = build_dataset(data, "train", seed)
-        store, basin = split_store_spec(vpath, data.basin)
-        ds = TileClipDataset(store, basin, list(data.variables), data.sampling, split="all",
-                             clips_per_epoch=None, seed=seed + 1, cache=True)  # fmt: skip
-        stats = getattr(train_set, "stats", None)
-        if stats is not None and hasattr(ds, "set_stats"):
-            ds.set_stats(stats() if callable(stats) else stats)
-    else:
-        ds = build_dataset(replace(data, crop=None), "test", seed + 1)
-    return window_validator(ds, n_windows=getattr(data, "validation_windows", 16))

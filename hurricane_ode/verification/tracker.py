@@ -262,9 +262,9 @@ def link_tracks(
     """
     for c in ("time", "lat", "lon"):
         if c not in centres.columns:
-            raise ValueError(f"centres needs a {c!r} column, has {list(centres.columns)}")
+            raise InputError(f"centres needs a {c!r} column, has {list(centres.columns)}")
     if max_speed_kmh <= 0 or max_gap_h <= 0:
-        raise ValueError("max_speed_kmh and max_gap_h must be positive")
+        raise InputError("max_speed_kmh and max_gap_h must be positive")
     df = centres.reset_index(drop=True).copy()
     df["track_id"] = -1
     if df.empty:

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from hurricane_ode.errors import InputError
+
 __all__ = ["simulate_bouncing_balls", "render_balls", "bouncing_balls_video", "BALL_COLORS"]
 
 BALL_COLORS = np.array(
@@ -43,7 +45,7 @@ def simulate_bouncing_balls(
     within a 20-frame clip. Centres stay in ``[radius, size - radius]``.
     """
     if n_frames < 1 or n_balls < 1 or size < 4 or substeps < 1:
-        raise ValueError(
+        raise InputError(
             f"simulate_bouncing_balls: need n_frames >= 1, n_balls >= 1, size >= 4, substeps >= 1; "
             f"got n_frames={n_frames}, n_balls={n_balls}, size={size}, substeps={substeps}"
         )
@@ -51,7 +53,7 @@ def simulate_bouncing_balls(
     v0 = float(size / 16.0 if speed is None else speed)
     lo, hi = r, size - r
     if hi <= lo:
-        raise ValueError(f"simulate_bouncing_balls: radius {r} too large for a {size}-pixel frame")
+        raise InputError(f"simulate_bouncing_balls: radius {r} too large for a {size}-pixel frame")
     # Non-overlapping start (with a one-pixel gap) by rejection sampling.
     pos = np.zeros((n_balls, 2))
     for k in range(n_balls):
@@ -61,7 +63,7 @@ def simulate_bouncing_balls(
                 pos[k] = p
                 break
         else:
-            raise ValueError(f"simulate_bouncing_balls: cannot place {n_balls} balls of radius {r} in {size}x{size}")
+            raise InputError(f"simulate_bouncing_balls: cannot place {n_balls} balls of radius {r} in {size}x{size}")
     angle = rng.uniform(0, 2 * np.pi, size=n_balls)
     vel = v0 * np.stack([np.sin(angle), np.cos(angle)], axis=1)
     out = np.empty((n_frames, n_balls, 2))
@@ -107,10 +109,10 @@ def render_balls(positions: np.ndarray, radius: float, size: int = 32, channels:
     A pixel's intensity is ``clip(radius + 0.5 - distance, 0, 1)`` (a one-pixel anti-aliased rim).
     """
     if channels not in (1, 3):
-        raise ValueError(f"render_balls: channels must be 1 (grey) or 3 (RGB), got {channels}")
+        raise InputError(f"render_balls: channels must be 1 (grey) or 3 (RGB), got {channels}")
     pos = np.asarray(positions, dtype=np.float64)
     if pos.ndim != 3 or pos.shape[-1] != 2:
-        raise ValueError(f"render_balls: positions must be [T, N, 2], got {pos.shape}")
+        raise InputError(f"render_balls: positions must be [T, N, 2], got {pos.shape}")
     centres = np.arange(size) + 0.5  # pixel centres
     dy = centres[None, None, :, None] - pos[:, :, 0, None, None]
     dx = centres[None, None, None, :] - pos[:, :, 1, None, None]

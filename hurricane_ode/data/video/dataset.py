@@ -62,6 +62,7 @@ from hurricane_ode.data.video.bouncing_balls import bouncing_balls_video
 from hurricane_ode.data.video.layouts import VideoEntry
 from hurricane_ode.data.video.readers import count_frames, read_frames
 from hurricane_ode.data.video.transforms import augment_frames, center_crop_resize
+from hurricane_ode.errors import InputError
 
 __all__ = [
     "VIDEO_TASKS",
@@ -105,7 +106,7 @@ def task_name(task: str, protocol: str = "paper") -> str:
         ``extrapolation``, ``interpolation`` (paper) or ``interpolation_supervised``.
     """
     if protocol not in PROTOCOLS:
-        raise ValueError(f"interpolation_protocol must be one of {PROTOCOLS}, got {protocol!r}")
+        raise InputError(f"interpolation_protocol must be one of {PROTOCOLS}, got {protocol!r}")
     if task == "interpolation" and protocol == "supervised":
         return "interpolation_supervised"
     return task
@@ -120,7 +121,7 @@ def to_channels(frames: Tensor, channels: int | None) -> Tensor:
         return (frames * w).sum(1, keepdim=True)
     if channels == 3 and frames.shape[1] == 1:
         return frames.expand(-1, 3, -1, -1).contiguous()
-    raise ValueError(
+    raise InputError(
         f"cannot convert {frames.shape[1]}-channel frames to {channels} channels (expected 1 or 3)"
     )
 
@@ -153,9 +154,9 @@ class _SeededClips(Dataset):
         self.protocol = protocol
         self.reverse = bool(reverse)
         if length < 1:
-            raise ValueError(f"{type(self).__name__}: dataset length must be >= 1, got {length}")
+            raise InputError(f"{type(self).__name__}: dataset length must be >= 1, got {length}")
         if channels not in (1, 3):
-            raise ValueError(f"{type(self).__name__}: channels must be 1 or 3, got {channels}")
+            raise InputError(f"{type(self).__name__}: channels must be 1 or 3, got {channels}")
         self.sampling = sampling
         self.window = window_length(sampling)
         """Consecutive frames one clip spans."""
@@ -236,12 +237,12 @@ class VideoClipDataset(_SeededClips):
         reverse: bool = False,
     ) -> None:
         if not videos:
-            raise ValueError("VideoClipDataset: no videos given")
+            raise InputError("VideoClipDataset: no videos given")
         need = window_length(sampling)
         counts = [count_frames(v.path) for v in tqdm(videos, desc="counting frames", disable=not progress)]
         keep = [(v, n) for v, n in zip(videos, counts) if n >= need]
         if not keep:
-            raise ValueError(
+            raise InputError(
                 f"VideoClipDataset: all {len(videos)} videos are shorter than the {need} frames a "
                 f"clip needs (e.g. {videos[0].path}: {counts[0]} frames)"
             )

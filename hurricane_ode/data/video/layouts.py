@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hurricane_ode.data.video.readers import FRAME_EXTENSIONS, VIDEO_EXTENSIONS, natural_key
+from hurricane_ode.errors import InputError, InputKeyError
 
 __all__ = [
     "VideoEntry",
@@ -57,7 +58,7 @@ class VideoEntry:
 
 def _check_split(split: str, dataset: str) -> str:
     if split not in SPLITS:
-        raise ValueError(f"{dataset}: split must be one of {SPLITS}, got {split!r}")
+        raise InputError(f"{dataset}: split must be one of {SPLITS}, got {split!r}")
     return split
 
 
@@ -97,7 +98,7 @@ def discover_video_folder(root: str | Path, split: str, dataset: str = "video_fo
         raise FileNotFoundError(f"{dataset}: split folder {folder} not found; expected {layout}")
     entries = _entries_in(folder)
     if not entries:
-        raise ValueError(f"{dataset}: no videos in {folder}; expected {layout}")
+        raise InputError(f"{dataset}: no videos in {folder}; expected {layout}")
     return entries
 
 
@@ -132,9 +133,9 @@ def discover_kth(root: str | Path, split: str) -> list[VideoEntry]:
         name = f"person{person:02d}_{action}_d{scenario}"
         found.setdefault(name, VideoEntry(p, name, label=action))
     if n_matched == 0:
-        raise ValueError(f"{dataset}: no KTH videos under {root}; expected {layout}")
+        raise InputError(f"{dataset}: no KTH videos under {root}; expected {layout}")
     if not found:
-        raise ValueError(
+        raise InputError(
             f"{dataset}: {n_matched} KTH videos under {root} but none for the {split} subjects "
             f"{min(persons)}-{max(persons)}"
         )
@@ -155,7 +156,7 @@ def discover_penn_action(root: str | Path, split: str) -> list[VideoEntry]:
 
     videos = sorted((p for p in frames_dir.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name))
     if not videos:
-        raise ValueError(f"{dataset}: no video folders in {frames_dir}; expected {layout}")
+        raise InputError(f"{dataset}: no video folders in {frames_dir}; expected {layout}")
     entries = []
     for video in videos:
         label_file = labels_dir / f"{video.name}.mat"
@@ -164,14 +165,14 @@ def discover_penn_action(root: str | Path, split: str) -> list[VideoEntry]:
         try:
             meta = loadmat(label_file, variable_names=["train", "action"])
         except Exception as exc:  # scipy raises several types for corrupt files
-            raise ValueError(f"{dataset}: cannot read {label_file}: {exc}") from exc
+            raise InputError(f"{dataset}: cannot read {label_file}: {exc}") from exc
         if "train" not in meta:
-            raise KeyError(f"{dataset}: {label_file} has no 'train' field (1 = train, -1 = test)")
+            raise InputKeyError(f"{dataset}: {label_file} has no 'train' field (1 = train, -1 = test)")
         is_train = int(meta["train"].ravel()[0]) == 1
         if is_train != (split == "train"):
             continue
         action = str(meta["action"].ravel()[0]) if "action" in meta and meta["action"].size else None
         entries.append(VideoEntry(video, video.name, label=action))
     if not entries:
-        raise ValueError(f"{dataset}: no {split} videos among {len(videos)} in {frames_dir}")
+        raise InputError(f"{dataset}: no {split} videos among {len(videos)} in {frames_dir}")
     return entries

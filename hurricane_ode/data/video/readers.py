@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from hurricane_ode.errors import InputError
+
 __all__ = [
     "FRAME_EXTENSIONS",
     "VIDEO_EXTENSIONS",
@@ -50,7 +52,7 @@ def list_frame_files(folder: str | Path) -> list[Path]:
         raise FileNotFoundError(f"frame folder not found: {folder}")
     files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FRAME_EXTENSIONS]
     if not files:
-        raise ValueError(
+        raise InputError(
             f"frame folder {folder} holds no image files (expected {', '.join(FRAME_EXTENSIONS)})"
         )
     return sorted(files, key=lambda p: natural_key(p.name))
@@ -62,7 +64,7 @@ def to_float_frames(frames: np.ndarray, where: str = "frames") -> Tensor:
     if arr.ndim == 3:
         arr = arr[..., None]
     if arr.ndim != 4 or arr.shape[-1] not in (1, 2, 3, 4):
-        raise ValueError(f"{where}: expected frames [T, H, W(, C)] with C in 1..4, got {arr.shape}")
+        raise InputError(f"{where}: expected frames [T, H, W(, C)] with C in 1..4, got {arr.shape}")
     if arr.shape[-1] in (2, 4):  # grey+alpha or RGBA: drop alpha
         arr = arr[..., :-1]
     if arr.shape[-1] == 1:
@@ -74,7 +76,7 @@ def to_float_frames(frames: np.ndarray, where: str = "frames") -> Tensor:
     elif np.issubdtype(arr.dtype, np.floating):
         out = np.clip(arr.astype(np.float32), 0.0, 1.0)
     else:
-        raise ValueError(f"{where}: unsupported pixel type {arr.dtype} (expected uint8, uint16 or float)")
+        raise InputError(f"{where}: unsupported pixel type {arr.dtype} (expected uint8, uint16 or float)")
     return torch.from_numpy(np.ascontiguousarray(out.transpose(0, 3, 1, 2)))
 
 
@@ -118,7 +120,7 @@ def _check_file(path: Path) -> None:
     if not path.exists():
         raise FileNotFoundError(f"video not found: {path}")
     if path.suffix.lower() not in VIDEO_EXTENSIONS:
-        raise ValueError(
+        raise InputError(
             f"{path}: not a frame folder nor a video file (expected a folder of images or one of "
             f"{', '.join(VIDEO_EXTENSIONS)})"
         )
@@ -152,7 +154,7 @@ def read_frames(path: str | Path, indices: Sequence[int] | None = None) -> Tenso
             if img.ndim == 2:
                 img = img[..., None]
             if images and img.shape[:2] != images[0].shape[:2]:
-                raise ValueError(
+                raise InputError(
                     f"{files[i]}: frame size {img.shape[:2]} differs from {images[0].shape[:2]} "
                     f"of earlier frames in {path}"
                 )

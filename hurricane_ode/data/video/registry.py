@@ -32,6 +32,7 @@ from hurricane_ode.data.video.layouts import (
     discover_penn_action,
     discover_video_folder,
 )
+from hurricane_ode.errors import InputError
 
 __all__ = ["VIDEO_SOURCES"]
 
@@ -46,7 +47,7 @@ def _bouncing_balls(data: DataConfig, split: str, seed: int) -> Dataset:
     if data.image_size is not None:
         h, w = data.image_size
         if h != w:
-            raise ValueError(f"data.image_size: bouncing_balls frames are square, got {tuple(data.image_size)}")
+            raise InputError(f"data.image_size: bouncing_balls frames are square, got {tuple(data.image_size)}")
         size = int(h)
     return BouncingBallsDataset(
         data.sampling,
@@ -63,7 +64,7 @@ def _bouncing_balls(data: DataConfig, split: str, seed: int) -> Dataset:
 def _video_source(name: str, discover: Callable[[str, str], list[VideoEntry]]):
     def build(data: DataConfig, split: str, seed: int) -> Dataset:
         if data.path is None:
-            raise ValueError(f"data.path: the '{name}' source needs the root folder of a local copy")
+            raise InputError(f"data.path: the '{name}' source needs the root folder of a local copy")
         train = split == "train"
         return VideoClipDataset(
             discover(data.path, split),

@@ -14,12 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from hurricane_ode.errors import InputError
+
 __all__ = ["center_crop", "resize", "center_crop_resize", "hflip", "rotate", "augment_frames"]
 
 
 def _check(frames: Tensor, name: str = "frames") -> None:
     if frames.dim() != 4 or not torch.is_floating_point(frames):
-        raise ValueError(f"{name} must be a float tensor [T, C, H, W], got {tuple(frames.shape)} {frames.dtype}")
+        raise InputError(f"{name} must be a float tensor [T, C, H, W], got {tuple(frames.shape)} {frames.dtype}")
 
 
 def center_crop(frames: Tensor, size: tuple[int, int]) -> Tensor:
@@ -28,7 +30,7 @@ def center_crop(frames: Tensor, size: tuple[int, int]) -> Tensor:
     h, w = size
     H, W = frames.shape[-2:]
     if h > H or w > W or h < 1 or w < 1:
-        raise ValueError(f"center_crop: crop {size} does not fit frames of size {(H, W)}")
+        raise InputError(f"center_crop: crop {size} does not fit frames of size {(H, W)}")
     top, left = (H - h) // 2, (W - w) // 2
     return frames[..., top : top + h, left : left + w]
 
@@ -50,7 +52,7 @@ def center_crop_resize(frames: Tensor, size: tuple[int, int]) -> Tensor:
     _check(frames)
     h, w = size
     if h < 1 or w < 1:
-        raise ValueError(f"center_crop_resize: size must be positive, got {size}")
+        raise InputError(f"center_crop_resize: size must be positive, got {size}")
     H, W = frames.shape[-2:]
     if H * w > W * h:  # too tall for the target aspect
         crop = (max(1, round(W * h / w)), W)
