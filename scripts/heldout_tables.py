@@ -66,7 +66,7 @@ def depth_retention(eval_dir: Path, world: Path, lead_h: float = 24.0) -> dict[s
         path = eval_dir / f"{m}.nc"
         if not path.exists():
             continue
-        hc = xr.open_dataset(path, use_cftime=True)
+        hc = xr.open_dataset(path, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
         if truth is None:
             truth = open_basin_fields(str(world), hc.attrs["basin"], list(VARS),
                                       (hc.sizes["lat"], hc.sizes["lon"])).load()

@@ -476,3 +476,24 @@ def test_cli_forecast_init_and_lead(tiny, tmp_path, capsys):
     rc = main(["forecast", "--basin", "natl", "--init", "2005-08-02T00", "--input", str(tiny.store),
                "--checkpoint", str(tiny.checkpoint), "--output", str(tmp_path / "x.nc")])
     assert rc == 2 and "--init and --lead go together" in capsys.readouterr().err
+
+
+def test_fully_convolutional_checkpoint_forecasts_whole_basins_on_its_grid(tiny, tmp_path):
+    """model.grid_spacing_deg: the basin at that spacing (2 deg: 30 x 80), not image_size;
+    inputs on another grid (4 deg here) are regridded, and the file says so."""
+
+    def edit(state):
+        state["config"]["model"]["grid_spacing_deg"] = 2.0
+
+    ckpt = _edited_checkpoint(tiny, tmp_path, edit)
+    native = forecast(ckpt, tiny.files, "natl", "2005-08-02T00/2005-08-02T06/3h")
+    assert native.PSL.shape == (3, 30, 80)  # the 2-degree world: no regridding
+    assert "regridding" not in native.attrs and native.attrs["input_grid"].startswith("2 x 2")
+
+    def coarse(state):
+        state["config"]["model"]["grid_spacing_deg"] = 4.0
+
+    regridded = forecast(_edited_checkpoint(tiny, tmp_path, coarse), tiny.files, "natl",
+                         "2005-08-02T00/2005-08-02T06/3h")
+    assert regridded.PSL.shape == (3, 15, 40)
+    assert "from 2 x 2 to 4 x 4 degrees" in regridded.attrs["regridding"]

@@ -23,16 +23,50 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["pyramid_motion", "advection_velocity", "advection_offset", "advection_offsets"]
+__all__ = ["warp", "gaussian_blur", "pyramid_motion", "advection_velocity", "advection_offset", "advection_offsets"]
+
+
+def warp(image: Tensor, flow: Tensor) -> Tensor:
+    """Bilinear backward warp: ``out[y, x] = image[y + flow_y, x + flow_x]`` with border padding.
+
+    ``image`` ``[B, C, H, W]``, ``flow`` ``[B, 2, H, W]`` in pixels (channel 0 = x,
+    1 = y). Equivalent to ``grid_sample(..., align_corners=True, padding_mode="border")``
+    but computed in pixel coordinates, so zero flow returns ``image`` bit for bit.
+    """
+    b, c, h, w = image.shape
+    if flow.shape != (b, 2, h, w):
+        raise ValueError(f"warp: flow must be {(b, 2, h, w)}, got {tuple(flow.shape)}")
+    coords = torch.float64 if flow.dtype == torch.float64 else torch.float32  # bf16 can't index pixels
+    flow = flow.to(coords)
+    ys = torch.arange(h, device=image.device, dtype=coords).view(1, h, 1)
+    xs = torch.arange(w, device=image.device, dtype=coords).view(1, 1, w)
+    px = (xs + flow[:, 0]).clamp(0, w - 1)
+    py = (ys + flow[:, 1]).clamp(0, h - 1)
+    x0 = px.detach().floor()
+    y0 = py.detach().floor()
+    wx = (px - x0).unsqueeze(1).to(image.dtype)
+    wy = (py - y0).unsqueeze(1).to(image.dtype)
+    x0 = x0.long()
+    y0 = y0.long()
+    x1 = (x0 + 1).clamp(max=w - 1)
+    y1 = (y0 + 1).clamp(max=h - 1)
+    flat = image.reshape(b, c, h * w)
+
+    def gather(yy: Tensor, xx: Tensor) -> Tensor:
+        idx = (yy * w + xx).view(b, 1, h * w).expand(b, c, h * w)
+        return flat.gather(2, idx).view(b, c, h, w)
+
+    top = gather(y0, x0) * (1 - wx) + gather(y0, x1) * wx
+    bottom = gather(y1, x0) * (1 - wx) + gather(y1, x1) * wx
+    return top * (1 - wy) + bottom * wy
 
 
 def _warp(image: Tensor, flow: Tensor) -> Tensor:
-    from hurricane_ode.models.vid_ode import warp
-
     return warp(image, flow)
 
 
-def _blur(x: Tensor, sigma: float) -> Tensor:
+def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
+    """Separable Gaussian blur of ``[B, C, H, W]`` (replicate padding); ``sigma`` in pixels."""
     radius = max(1, int(math.ceil(3 * sigma)))
     k = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device) / sigma) ** 2)
     k = k / k.sum()
@@ -48,10 +82,10 @@ def _lk_step(a: Tensor, b: Tensor, sigma: float, max_disp: float) -> Tensor:
     iy = 0.5 * (F.pad(mean, (0, 0, 0, 1), mode="replicate")[..., 1:, :] - F.pad(mean, (0, 0, 1, 0), mode="replicate")[..., :-1, :])
     it = b - a
     terms = torch.stack([ix * ix, ix * iy, iy * iy, ix * it, iy * it], dim=1).sum(dim=2)
-    sxx, sxy, syy, sxt, syt = _blur(terms, sigma).unbind(dim=1)
+    sxx, sxy, syy, sxt, syt = gaussian_blur(terms, sigma).unbind(dim=1)
     # Tikhonov term: a fixed fraction of a locally smoothed gradient energy (no global mean,
     # so the result does not depend on the image size)
-    reg = 1e-2 * _blur((sxx + syy).unsqueeze(1), 4 * sigma).squeeze(1) + 1e-6
+    reg = 1e-2 * gaussian_blur((sxx + syy).unsqueeze(1), 4 * sigma).squeeze(1) + 1e-6
     sxx, syy = sxx + reg, syy + reg
     det = sxx * syy - sxy * sxy
     ux = -(syy * sxt - sxy * syt) / det
@@ -99,7 +133,7 @@ def pyramid_motion(
                 flow = flow * torch.tensor([sx, sy], dtype=flow.dtype, device=flow.device).view(1, 2, 1, 1)
             for _ in range(iterations):
                 flow = flow + _lk_step(_warp(la, -flow), lb, sigma, max_disp)
-        return _blur(flow, sigma)
+        return gaussian_blur(flow, sigma)
 
 
 def _last_two_observed(mask: Tensor) -> tuple[Tensor, Tensor]:

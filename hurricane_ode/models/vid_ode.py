@@ -70,7 +70,10 @@ Ablations (Table 4), from configuration alone
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hurricane_ode.config import ModelConfig
@@ -87,7 +90,12 @@ from hurricane_ode.models.base import (
     stack_steps,
 )
 from hurricane_ode.models.convgru import ConvGRUCell
-from hurricane_ode.models.motion import advection_offset, advection_offsets, advection_velocity
+from hurricane_ode.models.motion import (
+    advection_offset,
+    advection_offsets,
+    advection_velocity,
+    warp,
+)
 from hurricane_ode.models.odefunc import ConvODEFunc
 from hurricane_ode.models.solver import integrate_intervals, integrate_sequence, step_counts
 from hurricane_ode.models.validation import _last_observed_times
@@ -147,41 +155,6 @@ class ConvDecoder(nn.Module):
 
     def forward(self, h: Tensor, h_prev: Tensor) -> Tensor:
         return self.net(torch.cat([h, h_prev], dim=1))
-
-
-def warp(image: Tensor, flow: Tensor) -> Tensor:
-    """Bilinear backward warp: ``out[y, x] = image[y + flow_y, x + flow_x]`` with border padding.
-
-    ``image`` ``[B, C, H, W]``, ``flow`` ``[B, 2, H, W]`` in pixels (channel 0 = x,
-    1 = y). Equivalent to ``grid_sample(..., align_corners=True, padding_mode="border")``
-    but computed in pixel coordinates, so zero flow returns ``image`` bit for bit.
-    """
-    b, c, h, w = image.shape
-    if flow.shape != (b, 2, h, w):
-        raise ValueError(f"warp: flow must be {(b, 2, h, w)}, got {tuple(flow.shape)}")
-    coords = torch.float64 if flow.dtype == torch.float64 else torch.float32  # bf16 can't index pixels
-    flow = flow.to(coords)
-    ys = torch.arange(h, device=image.device, dtype=coords).view(1, h, 1)
-    xs = torch.arange(w, device=image.device, dtype=coords).view(1, 1, w)
-    px = (xs + flow[:, 0]).clamp(0, w - 1)
-    py = (ys + flow[:, 1]).clamp(0, h - 1)
-    x0 = px.detach().floor()
-    y0 = py.detach().floor()
-    wx = (px - x0).unsqueeze(1).to(image.dtype)
-    wy = (py - y0).unsqueeze(1).to(image.dtype)
-    x0 = x0.long()
-    y0 = y0.long()
-    x1 = (x0 + 1).clamp(max=w - 1)
-    y1 = (y0 + 1).clamp(max=h - 1)
-    flat = image.reshape(b, c, h * w)
-
-    def gather(yy: Tensor, xx: Tensor) -> Tensor:
-        idx = (yy * w + xx).view(b, 1, h * w).expand(b, c, h * w)
-        return flat.gather(2, idx).view(b, c, h, w)
-
-    top = gather(y0, x0) * (1 - wx) + gather(y0, x1) * wx
-    bottom = gather(y1, x0) * (1 - wx) + gather(y1, x1) * wx
-    return top * (1 - wy) + bottom * wy
 
 
 def _observed(input_times: Tensor, input_mask: Tensor | None) -> Tensor:
@@ -278,6 +251,7 @@ class VidODE(ForecastModel):
     """
 
     model_name = "VidODE"
+    downsamples = False  # any frame size: predict() pads to a multiple of 2**n_downsample
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
@@ -378,6 +352,21 @@ class VidODE(ForecastModel):
         return offsets.unflatten(0, (b, k)).to(x.inputs.dtype)
 
     def predict(self, x: ModelInputs) -> ModelOutput:
+        """Any frame size: frames are padded (replicate) to a multiple of ``2**n_downsample``
+        for the encoder/decoder and the outputs cropped back, so whole basins of any shape run."""
+        h, w = x.inputs.shape[-2:]
+        f = 2**self.config.n_downsample
+        ph, pw = (-h) % f, (-w) % f
+        if not (ph or pw):
+            return self._predict(x)
+        b, t = x.inputs.shape[:2]
+        padded = F.pad(x.inputs.flatten(0, 1), (0, pw, 0, ph), mode="replicate").unflatten(0, (b, t))
+        out = self._predict(dataclasses.replace(x, inputs=padded))
+        crop = {k: getattr(out, k)[..., :h, :w] if getattr(out, k) is not None else None
+                for k in ("frames", "difference", "flow", "mask")}  # fmt: skip
+        return dataclasses.replace(out, **crop)
+
+    def _predict(self, x: ModelInputs) -> ModelOutput:
         """Encoder (Eq. 1), decoder ODE to every query, G on all K state pairs at once, Psi (Eq. 2)."""
         h_last = self.encode(x.inputs, x.input_times, x.mask)
         states = self.decode_states(h_last, x)  # [B, K + 1, ...]

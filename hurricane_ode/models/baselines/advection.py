@@ -36,8 +36,6 @@ Everything is batched (per-sample time grids included); time units cancel, so
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -50,7 +48,7 @@ from hurricane_ode.models.baselines._encoders import (
     last_observed_index,
     warp,
 )
-from hurricane_ode.models.motion import pyramid_motion
+from hurricane_ode.models.motion import gaussian_blur, pyramid_motion
 
 __all__ = ["Advection", "phase_correlation", "estimate_motion", "semi_lagrangian"]
 
@@ -82,15 +80,6 @@ def phase_correlation(a: Tensor, b: Tensor) -> Tensor:
     return torch.stack([sx, sy], dim=1)
 
 
-def _gaussian_blur(x: Tensor, sigma: float) -> Tensor:
-    radius = max(1, int(math.ceil(3 * sigma)))
-    k = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device) / sigma) ** 2)
-    k = k / k.sum()
-    c = x.shape[1]
-    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
-
-
 def _lucas_kanade(a: Tensor, b: Tensor, sigma: float, max_disp: float = 2.0) -> Tensor:
     """Dense small motion ``u`` ``[B, 2, H, W]`` (pixels) with ``b(x + u) ≈ a(x)``."""
     mean = 0.5 * (a + b)
@@ -98,7 +87,7 @@ def _lucas_kanade(a: Tensor, b: Tensor, sigma: float, max_disp: float = 2.0) -> 
     iy = 0.5 * (F.pad(mean, (0, 0, 0, 1), mode="replicate")[..., 1:, :] - F.pad(mean, (0, 0, 1, 0), mode="replicate")[..., :-1, :])
     it = b - a
     terms = torch.stack([ix * ix, ix * iy, iy * iy, ix * it, iy * it], dim=1).sum(dim=2)  # [B, 5, H, W]
-    sxx, sxy, syy, sxt, syt = _gaussian_blur(terms, sigma).unbind(dim=1)
+    sxx, sxy, syy, sxt, syt = gaussian_blur(terms, sigma).unbind(dim=1)
     reg = 1e-2 * (sxx + syy).flatten(1).mean(dim=1).view(-1, 1, 1) + 1e-12
     sxx, syy = sxx + reg, syy + reg
     det = sxx * syy - sxy * sxy

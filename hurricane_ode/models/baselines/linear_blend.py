@@ -17,11 +17,10 @@ so ``time_scale`` is irrelevant.
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from hurricane_ode.config import ModelConfig
-from hurricane_ode.models.base import ModelOutput, register_model
-from hurricane_ode.models.baselines._encoders import check_batch
+from hurricane_ode.models.base import ForecastModel, ModelInputs, ModelOutput, register_model
 from hurricane_ode.models.baselines.persistence import latest_observed_indices
 
 __all__ = ["LinearBlend", "next_observed_indices"]
@@ -52,26 +51,18 @@ def next_observed_indices(input_times: Tensor, mask: Tensor, query_times: Tensor
     return torch.where(first < t, first, last[:, None].expand_as(first))
 
 
-class LinearBlend(nn.Module):
+@register_model("linear_blend")
+class LinearBlend(ForecastModel):
     """Cross-fade the observed frames on either side of each query time (no parameters)."""
 
+    model_name = "linear_blend"
     trainable = False
     """No trainable parameters: the trainer must not build an optimiser for it."""
+    downsamples = False
 
-    def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.config = config
-
-    def forward(
-        self,
-        inputs: Tensor,
-        input_times: Tensor,
-        query_times: Tensor,
-        input_mask: Tensor | None = None,
-        mode: str | None = None,
-    ) -> ModelOutput:
+    def predict(self, x: ModelInputs) -> ModelOutput:
         """inputs ``[B, T, C, H, W]``, times ``[B, T]`` / ``[B, K]`` -> frames ``[B, K, C, H, W]``."""
-        mask = check_batch("linear_blend", self.config, inputs, input_times, query_times, input_mask)
+        inputs, input_times, query_times, mask = x.inputs, x.input_times, x.query_times, x.mask
         lo = latest_observed_indices(input_times, mask, query_times)
         hi = next_observed_indices(input_times, mask, query_times)
         rows = torch.arange(inputs.shape[0], device=inputs.device)[:, None]
@@ -82,7 +73,6 @@ class LinearBlend(nn.Module):
         return ModelOutput(frames=(1 - w) * inputs[rows, lo] + w * inputs[rows, hi])
 
 
-@register_model("linear_blend")
 def build_linear_blend(config: ModelConfig) -> LinearBlend:
     """Factory for :class:`LinearBlend`."""
     return LinearBlend(config)
