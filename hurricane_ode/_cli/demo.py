@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--checkpoint", default=None, metavar="FILE",
-        help="use this checkpoint instead of the shipped demo model (it must take 32 x 64 natl tiles)",
+        help="use this checkpoint instead of the shipped demo model (a fully convolutional one runs on the "
+        "whole basin at its grid spacing; a fixed-size one must take the demo's 32 x 64 natl tiles)",
     )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
