@@ -20,17 +20,21 @@ WORLDS=("$@")
 INIT=${INIT:-2005-08-03T00/2005-08-18T12/12h}
 LEAD=${LEAD:-3h/48h/3h}
 OFFSETS=${OFFSETS:--24h,-15h,-9h,-6h,0h}
+MODELS=${MODELS:-vid_ode persistence advection advection_lk}   # a subset reruns only those
 for w in "${WORLDS[@]}"; do
   w=${w%/}
   name=$(basename "$w")
   out=build/eval/$name
   mkdir -p "$out"
   common=(--basin natl --input "$w" --init "$INIT" --lead "$LEAD" --input-offsets="$OFFSETS" --overwrite --batch-size 8)
-  "$HO" hindcast "${common[@]}" --checkpoint "$CKPT" --output "$out/vid_ode.nc"
-  for m in persistence advection advection_lk; do
-    "$HO" hindcast "${common[@]}" --model "$m" --shape 60 160 --output "$out/$m.nc"
+  for m in $MODELS; do
+    if [ "$m" = vid_ode ]; then
+      "$HO" hindcast "${common[@]}" --checkpoint "$CKPT" --output "$out/vid_ode.nc"
+    else
+      "$HO" hindcast "${common[@]}" --model "$m" --shape 60 160 --output "$out/$m.nc"
+    fi
   done
-  for m in vid_ode persistence advection advection_lk; do
+  for m in $MODELS; do
     "$HO" score --hindcast "$out/$m.nc" --truth "$w" --tracks "$w/tracks.csv" --no-lpips \
         --output "$out/scores_$m" --overwrite
     "$HO" score --hindcast "$out/$m.nc" --truth "$w" --tracks "$w/tracks.csv" --no-lpips \
