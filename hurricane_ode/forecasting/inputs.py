@@ -105,7 +105,9 @@ def open_basin_fields(
             )
         return ds
     native = _spacing(ds)
-    out = tile_basin(ds, basin_obj, shape=tuple(shape) if shape is not None else None)
+    out = tile_basin(ds, basin_obj)  # the native grid, lazily
+    if shape is not None and (out.sizes["lat"], out.sizes["lon"]) != tuple(shape):
+        out = tile_basin(ds, basin_obj, shape=tuple(shape))  # another grid: regrid conservatively
     used = _spacing(out)
     out.attrs["input_grid"] = f"{native[0]:g} x {native[1]:g} degrees (lat x lon)"
     if not np.allclose(native, used, rtol=1e-3):
