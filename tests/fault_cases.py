@@ -22,7 +22,7 @@ import hurricane_ode
 
 @dataclass(frozen=True)
 class Env:
-    """Shared inputs: CAM5 history files, a 32 x 64 natl tile store and the demo checkpoint."""
+    """Shared inputs: CAM5 history files, a natl tile store on the shipped model's grid and its checkpoint."""
 
     files: list[Path]
     store: Path
@@ -53,10 +53,14 @@ def make_env(root: Path, files: list[Path] | None = None) -> Env:
             root / "world", days=4, resolution=2.0, seed=0, days_per_file=2, progress=False
         )
         files = list(world.files)
-    store = prepare_tiles(
-        files, ["natl"], (32, 64), root / "tiles.zarr", progress=False, scheduler="sync"
-    )
     checkpoint = Path(hurricane_ode.__file__).parent / "resources" / "demo_model.pt"
+    from hurricane_ode.forecasting import load_forecaster
+    from hurricane_ode.forecasting.inputs import model_grid
+
+    shape = model_grid(load_forecaster(checkpoint), "natl")  # the shipped model's grid
+    store = prepare_tiles(
+        files, ["natl"], shape, root / "tiles.zarr", progress=False, scheduler="sync"
+    )
     return Env(files=list(files), store=Path(store), checkpoint=checkpoint)
 
 

@@ -16,7 +16,7 @@ INITS = "2005-08-02T00/2005-08-03T00/12h"
 
 @pytest.fixture(scope="module")
 def demo_fc():
-    return load_forecaster(None)  # the shipped demo model (32 x 64 natl tiles)
+    return load_forecaster(None)  # the shipped demo model
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,10 @@ def hc(demo_fc, demo_world):
 
 
 def test_hindcast_dims_coords_and_cf_attributes(hc, tmp_path):
-    assert dict(hc.sizes) == {"init_time": 3, "lead_time": 5, "lat": 32, "lon": 64}
+    from hurricane_ode.forecasting.inputs import model_grid
+
+    h, w = model_grid(load_forecaster(None), "natl")  # the shipped model's basin grid
+    assert dict(hc.sizes) == {"init_time": 3, "lead_time": 5, "lat": h, "lon": w}
     assert hc["PSL"].dims == ("init_time", "lead_time", "lat", "lon")
     assert hc["valid_time"].dims == ("init_time", "lead_time")
     assert hc["valid_time"].attrs["standard_name"] == "time"
