@@ -12,55 +12,40 @@ dataset that re-draws clips per epoch exposes ``set_epoch(epoch)`` (the trainer
 calls it). A ``stats`` attribute (``{variable: (mean, std)}``) is stored in
 checkpoints so forecasts can be returned in physical units.
 
-Built-in sources live in their own modules and register on import; modules listed
-in :data:`_BUILTIN_SOURCE_MODULES` are imported lazily on first lookup.
+Built-in sources live in their own modules and register on import (the video sources are
+imported on first lookup); other packages add theirs through the entry-point group
+``hurricane_ode.sources``. One :class:`~hurricane_ode.registry.Registry` holds them all.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
 from torch.utils.data import Dataset
 
 from hurricane_ode.config import DataConfig
-from hurricane_ode.errors import ConfigError, InputError, RegistryError
+from hurricane_ode.errors import ConfigError, InputError
+from hurricane_ode.registry import Registry
 
 __all__ = ["register_source", "build_dataset", "available_sources", "SOURCE_REGISTRY", "SPLITS"]
 
 SourceFactory = Callable[[DataConfig, str, int], Dataset]
-SOURCE_REGISTRY: dict[str, SourceFactory] = {}
+#: name -> factory; built-ins register on import, third-party packages through the
+#: entry-point group ``hurricane_ode.sources`` (a duplicate name is refused)
+SOURCE_REGISTRY: Registry[SourceFactory] = Registry(
+    "clip source", entry_point_group="hurricane_ode.sources", builtin_modules=("hurricane_ode.data.video",)
+)
 SPLITS = ("train", "test")
-
-#: modules that register further sources when imported (absent modules are skipped)
-_BUILTIN_SOURCE_MODULES = ("hurricane_ode.data.video",)
 
 
 def register_source(name: str) -> Callable[[SourceFactory], SourceFactory]:
     """Decorator: make ``factory(data_cfg, split, seed)`` available as ``DataConfig.source = name``."""
-
-    def deco(factory: SourceFactory) -> SourceFactory:
-        if name in SOURCE_REGISTRY and SOURCE_REGISTRY[name] is not factory:
-            raise RegistryError(f"clip source '{name}' is already registered")
-        SOURCE_REGISTRY[name] = factory
-        return factory
-
-    return deco
-
-
-def _import_builtin_sources() -> None:
-    for module in _BUILTIN_SOURCE_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:  # only while a module is absent
-            if exc.name != module:
-                raise
+    return SOURCE_REGISTRY.register(name)
 
 
 def available_sources() -> list[str]:
     """Names accepted by ``DataConfig.source``."""
-    _import_builtin_sources()
-    return sorted(SOURCE_REGISTRY)
+    return SOURCE_REGISTRY.names()
 
 
 def build_dataset(data: DataConfig, split: str = "train", seed: int = 0) -> Dataset:
@@ -68,14 +53,10 @@ def build_dataset(data: DataConfig, split: str = "train", seed: int = 0) -> Data
     if split not in SPLITS:
         raise InputError(f"build_dataset: split must be one of {SPLITS}, got {split!r}")
     if data.source not in SOURCE_REGISTRY:
-        _import_builtin_sources()
-    try:
-        factory = SOURCE_REGISTRY[data.source]
-    except KeyError:
         raise InputError(
-            f"unknown data.source '{data.source}'; available: {', '.join(sorted(SOURCE_REGISTRY))}"
-        ) from None
-    return factory(data, split, seed)
+            f"unknown data.source '{data.source}'; available: {', '.join(SOURCE_REGISTRY.names())}"
+        )
+    return SOURCE_REGISTRY.get(data.source)(data, split, seed)
 
 
 @register_source("tiles")
