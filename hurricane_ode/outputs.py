@@ -4,9 +4,9 @@ The rules every output of hurricane_ode follows (forecast files through
 :func:`hurricane_ode.io.write_dataset`, tile stores through
 :func:`hurricane_ode.data.store.prepare_tiles`):
 
-* **Atomic.** A write goes to a hidden temporary sibling (``.NAME.tmp-XXXXXXXX`` or the
+* **Atomic.** A write goes to a hidden temporary sibling (``.NAME.tmp-<8 hex digits>`` or the
   tool's own working directory) and is renamed into place only when complete; an output
-  being replaced is renamed aside (``.NAME.old-XXXXXXXX``) and deleted only after the new
+  being replaced is renamed aside (``.NAME.old-<8 hex digits>``) and deleted only after the new
   one is in place (:func:`replace_path`).
 * **Only ours is replaced.** Overwriting replaces only what hurricane_ode wrote: a NetCDF
   file or Zarr store whose global attributes carry :data:`OWNER_ATTR`. A user's folder or

@@ -48,16 +48,10 @@ def _depth(psl: np.ndarray, core: np.ndarray, ring: np.ndarray) -> float:
     return float(psl[ring].mean() - psl[core].min())
 
 
-def _gc_km(lat0: float, lon0: float, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    p0, p = np.radians(lat0), np.radians(lat)
-    dl = np.radians(lon - lon0)
-    c = np.sin(p0) * np.sin(p) + np.cos(p0) * np.cos(p) * np.cos(dl)
-    return 6371.0 * np.arccos(np.clip(c, -1, 1))
-
-
 def depth_retention(eval_dir: Path, world: Path, lead_h: float = 24.0) -> dict[str, float]:
     """Median over inits of forecast depth / true depth of the strongest storm at ``lead_h``."""
     from hurricane_ode.forecasting.inputs import open_basin_fields
+    from hurricane_ode.verification.geometry import great_circle_km
 
     tracks = pd.read_csv(world / "tracks.csv")
     out: dict[str, float] = {}
@@ -88,7 +82,7 @@ def depth_retention(eval_dir: Path, world: Path, lead_h: float = 24.0) -> dict[s
             if tr.empty:
                 continue
             s = int(np.argmin(tr["min_psl_pa"].values))
-            d = _gc_km(float(tr["lat"].values[s]), float(tlon[s]), glat, glon)
+            d = great_circle_km(float(tr["lat"].values[s]), float(tlon[s]), glat, glon)
             core, ring = d <= 300, (d >= 300) & (d <= 600)
             true_d = _depth(truth["PSL"].values[tkeys[key]], core, ring)
             if true_d > 100:

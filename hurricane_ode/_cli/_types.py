@@ -6,6 +6,17 @@ import argparse
 import math
 
 
+def _positive(text: str, cast: type, what: str) -> int | float:
+    """``cast(text)`` when it is finite and > 0, else an ``ArgumentTypeError`` saying ``what``."""
+    try:
+        value = cast(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """``argparse`` type: an integer >= 1.
 
@@ -19,13 +30,7 @@ def positive_int(text: str) -> int:
     int
         The value.
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+    return _positive(text, int, "a positive integer")
 
 
 def positive_float(text: str) -> float:
@@ -41,10 +46,4 @@ def positive_float(text: str) -> float:
     float
         The value.
     """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+    return _positive(text, float, "a positive number")
