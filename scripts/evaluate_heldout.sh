@@ -21,6 +21,7 @@ INIT=${INIT:-2005-08-03T00/2005-08-18T12/12h}
 LEAD=${LEAD:-3h/48h/3h}
 OFFSETS=${OFFSETS:--24h,-15h,-9h,-6h,0h}
 MODELS=${MODELS:-vid_ode persistence advection advection_lk}   # a subset reruns only those
+SCORE_ONLY=${SCORE_ONLY:-0}   # 1: re-score the hindcasts already in build/eval/<world>
 for w in "${WORLDS[@]}"; do
   w=${w%/}
   name=$(basename "$w")
@@ -28,6 +29,7 @@ for w in "${WORLDS[@]}"; do
   mkdir -p "$out"
   common=(--basin natl --input "$w" --init "$INIT" --lead "$LEAD" --input-offsets="$OFFSETS" --overwrite --batch-size 8)
   for m in $MODELS; do
+    [ "$SCORE_ONLY" = 1 ] && break
     if [ "$m" = vid_ode ]; then
       "$HO" hindcast "${common[@]}" --checkpoint "$CKPT" --output "$out/vid_ode.nc"
     else

@@ -67,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="score only cells within KM of a best-track fix (needs tracks)")
     parser.add_argument("--no-weights", action="store_true", help="no cos(lat) area weighting")
     parser.add_argument("--no-lpips", action="store_true", help="skip LPIPS")
+    parser.add_argument("--normalise", choices=("truth", "hindcast"), default="truth",
+                        help="z-score statistics for NMSE/PSNR/SSIM/LPIPS: the truth's (default; the same "
+                             "for every model) or the hindcast's own normalisation")
     parser.add_argument("--match-km", type=float, default=300.0,
                         help="hit radius of the track matching (km)")
     parser.add_argument("--tracker", metavar="KEY=VALUE,...",
@@ -82,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     truth = args.truth[0] if len(args.truth) == 1 else args.truth
     s = score(args.hindcast, truth, args.tracks, weights=None if args.no_weights else "coslat",
               region=args.region, storm_radius_km=args.storm_radius, lpips=not args.no_lpips,
-              max_distance_km=args.match_km, tracker=_tracker(args.tracker))
+              max_distance_km=args.match_km, tracker=_tracker(args.tracker),
+              normalise=args.normalise)
     paths = write_scores(s, args.output, overwrite=args.overwrite)
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
     print(f"  model {s.attrs['model']}, {s.attrs['n_init_times']} initial time(s), region {s.attrs['region']}")

@@ -5,8 +5,10 @@
 
 * ``rmse``, ``bias`` (forecast minus truth): physical units (m s-1, Pa), optionally
   area-weighted by cos(lat);
-* ``nmse``: MSE in normalised units (divided by the normalisation variance the model used,
-  from the hindcast's ``norm_std_*`` attributes), as the paper reports;
+* ``nmse``: MSE in normalised units, divided per variable by the variance of the truth over
+  the scored valid times and domain (``normalise="truth"``, the default: one denominator for
+  every model, so scores of different models compare), or by the normalisation variance the
+  model itself used (``normalise="hindcast"``, its ``norm_std_*`` attributes);
 * ``psnr`` (dB, from ``nmse`` with the z-score data range 6) and ``ssim`` (z-scored frames,
   :func:`hurricane_ode.metrics.ssim_per_frame`);
 * ``lpips`` (all channels together, :class:`hurricane_ode.metrics.LPIPS` on z-scores clipped
@@ -144,6 +146,7 @@ def score(
     lpips_backbone: str | os.PathLike | None = None,
     tracker: dict[str, Any] | None = None,
     max_distance_km: float = DEFAULT_MATCH_KM,
+    normalise: str = "truth",
 ) -> xr.Dataset:
     """Score a hindcast against the true fields by lead time (and initial time).
 
@@ -162,6 +165,10 @@ def score(
     lpips_backbone : AlexNet weights file for LPIPS (default: the documented cache path).
     tracker : keyword arguments of :func:`~hurricane_ode.verification.find_centres`.
     max_distance_km : hit radius of the track matching.
+    normalise : ``"truth"`` (default) z-scores NMSE, PSNR, SSIM and LPIPS with the truth's mean
+        and standard deviation over the scored valid times (the same for every model scored on
+        the same truth); ``"hindcast"`` with the model's own ``norm_mean_*``/``norm_std_*``
+        attributes (different models then have different denominators).
 
     Returns
     -------
@@ -211,12 +218,14 @@ def score(
     err = fc - truth_at
     mse = wmean(err**2)
     bias = wmean(err)
+    if normalise not in ("truth", "hindcast"):
+        raise InputError(f"normalise must be 'truth' or 'hindcast', got {normalise!r}")
     std = np.array([float(hc.attrs.get(f"norm_std_{v}", np.nan)) for v in variables])
     mean = np.array([float(hc.attrs.get(f"norm_mean_{v}", np.nan)) for v in variables])
-    norm_note = "hindcast normalisation statistics"
-    if not np.all(np.isfinite(std)):
+    norm_note = "the hindcast's normalisation statistics (norm_mean_*, norm_std_*)"
+    if normalise == "truth" or not np.all(np.isfinite(std)):
         mean, std = truth_at.mean(axis=(0, 1, 3, 4)), truth_at.std(axis=(0, 1, 3, 4))
-        norm_note = "statistics of the truth over the scored valid times (the hindcast has none)"
+        norm_note = "mean and standard deviation of the truth over the scored valid times and domain"
     z = lambda a: (a - mean[:, None, None]) / std[:, None, None]  # noqa: E731
     zf, zt = z(fc).astype(np.float32), z(truth_at).astype(np.float32)
     h, wd = lat.size, lon.size
@@ -266,6 +275,7 @@ def score(
         "region": "whole domain" if region is None else f"box {tuple(region)}",
         "storm_radius_km": float(storm_radius_km) if storm_radius_km is not None else "none",
         "n_init_times": int(hc.sizes["init_time"]),
+        "normalisation": norm_note,
         "persistence": "truth at the initial time" if persist is not None else "unavailable: truth lacks initial times",
     }
     return _add_tracks(out, hc, truth, tracks, tracker, max_distance_km)

@@ -23,7 +23,7 @@ def test_scores_match_hand_computed_values(tmp_path):
     truth, _ = make_world(n_times=6)
     leads = [0.0, 6.0, 12.0]
     hc = _offset_hindcast(truth, leads, offsets=(1.0, -2.0, 50.0))
-    s = score(hc, truth, lpips=False)
+    s = score(hc, truth, lpips=False, normalise="hindcast")
     assert s["lead_time"].values.tolist() == leads
     # a constant offset: RMSE = |offset|, bias = offset, whatever the weights
     np.testing.assert_allclose(s["rmse"].sel(variable="PSL").values, [50.0, 100.0, 150.0], rtol=1e-5)
@@ -47,6 +47,26 @@ def test_scores_match_hand_computed_values(tmp_path):
     assert table["lead_time_h"].tolist() == leads and table["rmse_PSL"].iloc[1] == pytest.approx(100.0, rel=1e-5)
     with pytest.raises(FileExistsError):
         write_scores(s, tmp_path / "out")
+
+
+def test_nmse_by_default_shares_the_truths_denominator_across_models():
+    """Two models with the same frames but different normalisation statistics score the same
+    NMSE by default (the truth's variance), and differently with normalise="hindcast"."""
+    truth, _ = make_world(n_times=6)
+    leads = [0.0, 6.0, 12.0]
+    frames = truth_frames(truth, [0, 2], leads)
+    frames[:, :, 2] += 40.0
+    a = as_hindcast(frames, truth, [0, 2], leads, stats={"U850": (0, 2), "V850": (0, 4), "PSL": (101000, 500)})
+    b = as_hindcast(frames, truth, [0, 2], leads, stats={"U850": (0, 9), "V850": (0, 1), "PSL": (100000, 900)})
+    sa, sb = score(a, truth, lpips=False), score(b, truth, lpips=False)
+    np.testing.assert_allclose(sa["nmse"].values, sb["nmse"].values)
+    psl = truth["PSL"].values[[0, 1, 2, 2, 3, 4]]  # the valid times scored (inits 0, 2; leads 0, 6, 12 h)
+    np.testing.assert_allclose(sa["nmse"].sel(variable="PSL").values, 40.0**2 / psl.var(), rtol=1e-3)
+    ha = score(a, truth, lpips=False, normalise="hindcast")["nmse"].sel(variable="PSL").values
+    hb = score(b, truth, lpips=False, normalise="hindcast")["nmse"].sel(variable="PSL").values
+    np.testing.assert_allclose(ha / hb, (900.0 / 500.0) ** 2, rtol=1e-4)
+    with pytest.raises(ValueError, match="normalise"):
+        score(a, truth, lpips=False, normalise="model")
 
 
 def test_coslat_weighting_and_region():
