@@ -232,6 +232,10 @@ class LossConfig:
     """Weight of the image-discriminator LS-GAN loss (Eq. 3); used when ``model.adversarial``."""
     lambda_seq: float = 0.003
     """Weight of the sequence-discriminator LS-GAN loss (Eq. 4); used when ``model.adversarial``."""
+    lambda_grad: float = 0.0
+    """Weight of the image-gradient L1 term (ours, Mathieu et al. 2016's gradient difference loss;
+    the paper has none, 0): penalises forecasts whose spatial gradients are weaker than the
+    truth's, i.e. a vortex filled by blurring."""
 
 
 @dataclass

@@ -5,7 +5,10 @@ that :meth:`hurricane_ode.training.trainer.Trainer.fit` runs every ``train.valid
 steps. Scores (lower is better) are normalised MSE (on z-scored fields) overall, at a few
 leads, and in a neighbourhood of each window's minimum of one channel (``focus``), plus the
 same overall score of a reference model (persistence or advection) so that the log says
-at once whether the model beats it. ``train.best_metric`` picks ``best.pt``.
+at once whether the model beats it, and ``focus_depth_24h``: how much of the depth of that
+low the forecast keeps at +24 h (median over windows of forecast / true depth, depth = box
+mean minus box minimum of the focus channel; 1 is perfect, a filled vortex tends to 0).
+``train.best_metric`` picks ``best.pt``.
 
 Data flow stays one-way: this module sees clips and a model, nothing else.
 """
@@ -35,6 +38,14 @@ def _focus_box(field: torch.Tensor, radius: int) -> torch.Tensor:
     rows = torch.arange(h).view(1, h, 1)
     cols = torch.arange(w).view(1, 1, w)
     return ((rows - r.view(b, 1, 1)).abs() <= radius) & ((cols - c.view(b, 1, 1)).abs() <= radius)
+
+
+def _depth(field: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
+    """``[B]`` box mean minus box minimum of ``field`` ``[B, H, W]`` over ``box`` ``[B, H, W]``."""
+    big = torch.finfo(field.dtype).max
+    inside = box.to(field.dtype)
+    mean = (field * inside).sum(dim=(1, 2)) / inside.sum(dim=(1, 2)).clamp_min(1.0)
+    return mean - torch.where(box, field, big).flatten(1).min(dim=1).values
 
 
 def window_validator(
@@ -83,6 +94,7 @@ def window_validator(
         device = next(iter(model.parameters()), torch.zeros(())).device
         sq, n_pix, focus_sq, focus_n = None, 0, 0.0, 0
         lead_sq: dict[float, list[float]] = {}
+        depth_ratio: list[float] = []
         for batch in batches:
             out = model(batch.inputs.to(device), batch.input_times.to(device),
                         batch.target_times.to(device), batch.input_mask.to(device))  # fmt: skip
@@ -102,11 +114,19 @@ def window_validator(
                 m = box[:, None, None].expand_as(err) & valid
                 focus_sq += float(err[m].sum())
                 focus_n += int(m.sum())
+                wide = _focus_box(last_in[:, focus_channel], 2 * focus_radius_px)
+                for b, k in (((lead - 24.0).abs() < 1e-3) & batch.target_mask).nonzero().tolist():
+                    true_d = _depth(batch.targets[b : b + 1, k, focus_channel], wide[b : b + 1])
+                    fc_d = _depth(out.frames[b : b + 1, k, focus_channel].float().cpu(), wide[b : b + 1])
+                    if float(true_d) > 0:
+                        depth_ratio.append(float(fc_d / true_d))
         scores = {"nmse": float(sq) / max(n_pix, 1)}
         for L, v in lead_sq.items():
             scores[f"nmse_{L:g}h"] = float(np.mean(v))
         if focus_n:
             scores["focus_nmse"] = focus_sq / focus_n
+        if depth_ratio:
+            scores["focus_depth_24h"] = float(np.median(depth_ratio))
         return scores
 
     def validate(model: nn.Module) -> Mapping[str, float]:

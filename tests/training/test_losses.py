@@ -217,3 +217,24 @@ def test_image_gan_terms_ignore_missing_targets_without_mask_indexing():
     want_d = ((d(real) - 1) ** 2).mean() + (d(gen.flatten(0, 1)[valid]) ** 2).mean()
     assert math.isfinite(dterms["d_img"].item())
     assert dterms["d_img"].item() == pytest.approx(want_d.item(), rel=1e-5)
+
+
+def test_gradient_loss_charges_a_blurred_field_and_enters_the_total_only_when_weighted():
+    from hurricane_ode.training.losses import gradient_loss
+
+    batch = make_batch()
+    exact = ModelOutput(frames=batch.targets.clone())
+    assert gradient_loss(exact, batch) == 0
+    # a box-blurred forecast: small L1 change, but its gradients are weaker than the truth's
+    blurred = batch.targets.clone()
+    blurred[..., 1:-1, 1:-1] = sum(batch.targets[..., 1 + a : H - 1 + a, 1 + b : W - 1 + b]
+                                   for a in (-1, 0, 1) for b in (-1, 0, 1)) / 9.0  # fmt: skip
+    blur = ModelOutput(frames=blurred)
+    assert gradient_loss(blur, batch) > 0.3
+    # a uniform offset changes L1 but not one gradient
+    shifted = ModelOutput(frames=batch.targets + 2.0)
+    assert float(gradient_loss(shifted, batch)) < 1e-6 and reconstruction_loss(shifted, batch) == pytest.approx(2.0)
+    total0, terms0 = generator_loss(blur, batch, LossConfig())
+    total1, terms1 = generator_loss(blur, batch, LossConfig(lambda_grad=0.5))
+    assert "grad" not in terms0 and "grad" in terms1
+    assert float(total1 - total0) == pytest.approx(0.5 * float(terms1["grad"]), rel=1e-5)

@@ -43,3 +43,40 @@ def test_scores_leads_focus_and_reference():
     better = validate(advection)
     assert better["nmse"] < 0.2 * better["ref_nmse"]
     assert better["focus_nmse"] < scores["focus_nmse"]
+
+
+class _Still(torch.utils.data.Dataset):
+    """A low that stays put (channel 2), one target at +24 h."""
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, i: int) -> Clip:
+        yy, xx = torch.meshgrid(torch.arange(24.0), torch.arange(32.0), indexing="ij")
+        g = torch.exp(-((xx - 10 - i) ** 2 + (yy - 12) ** 2) / 8.0)
+        f = torch.stack([g, g, -g])
+        t_in, t_q = torch.tensor([0.0, 3.0, 6.0]), torch.tensor([30.0])
+        return Clip(f.expand(3, -1, -1, -1), t_in, torch.ones(3, dtype=torch.bool), f[None], t_q,
+                    torch.ones(1, dtype=torch.bool))
+
+
+class _ScaledPersistence(torch.nn.Module):
+    """The last input times ``factor``: a vortex keeping ``factor`` of its depth."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, inputs, input_times, query_times, input_mask):
+        from hurricane_ode.models.base import ModelOutput
+
+        k = query_times.shape[1]
+        return ModelOutput(frames=self.factor * inputs[:, -1:].expand(-1, k, -1, -1, -1))
+
+
+def test_focus_depth_is_the_share_of_the_true_depth_kept_at_24h():
+    validate = window_validator(_Still(), n_windows=2, reference=None, focus_channel=2, focus_radius_px=3)
+    assert abs(validate(_ScaledPersistence(1.0))["focus_depth_24h"] - 1.0) < 1e-6
+    assert abs(validate(_ScaledPersistence(0.4))["focus_depth_24h"] - 0.4) < 1e-6
+    # no target at +24 h: no depth score
+    assert "focus_depth_24h" not in window_validator(_Windows(), n_windows=2, reference=None)(_ScaledPersistence(1.0))
