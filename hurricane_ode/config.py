@@ -126,9 +126,11 @@ class DataConfig:
     validation_path: str | None = None
     """Validation during training (``train.validate_every`` > 0): a tile store (``STORE[::BASIN]``,
     whole basins, every frame; a world kept out of training) normalised with the training
-    statistics. ``None``: the ``test`` split of the training data (whole basins)."""
+    statistics. ``STORE[::BASIN]@tracks.csv``: hindcasts of that world scored with the
+    verification metrics and its best tracks (NMSE, PSL RMSE, POD, FAR, track error by lead).
+    ``None``: the ``test`` split of the training data (whole basins)."""
     validation_windows: int = 16
-    """Windows scored at each validation (evenly spaced, the same ones every time)."""
+    """Windows (or, with tracks, initial times) scored at each validation (evenly spaced, the same every time)."""
     reverse_inputs: bool = True
     """Video sources, train split only: play each clip backward with probability 1/2 (the paper's
     reversed-input augmentation; time-reversed motion is still valid motion)."""

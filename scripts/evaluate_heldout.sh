@@ -20,8 +20,11 @@ WORLDS=("$@")
 INIT=${INIT:-2005-08-03T00/2005-08-18T12/12h}
 LEAD=${LEAD:-3h/48h/3h}
 OFFSETS=${OFFSETS:--24h,-15h,-9h,-6h,0h}
-MODELS=${MODELS:-vid_ode persistence advection advection_lk}   # a subset reruns only those
+MODELS=${MODELS:-vid_ode persistence advection advection_lk truth}   # a subset reruns only those
 SCORE_ONLY=${SCORE_ONLY:-0}   # 1: re-score the hindcasts already in build/eval/<world>
+NAME=${NAME:-vid_ode}         # the checkpoint's files: build/eval/<world>/<NAME>.nc, scores_<NAME>/
+# "truth" is the tracker on the true fields at the same valid times (POD's reference).
+MODELS=${MODELS//vid_ode/$NAME}
 for w in "${WORLDS[@]}"; do
   w=${w%/}
   name=$(basename "$w")
@@ -30,12 +33,16 @@ for w in "${WORLDS[@]}"; do
   common=(--basin natl --input "$w" --init "$INIT" --lead "$LEAD" --input-offsets="$OFFSETS" --overwrite --batch-size 8)
   for m in $MODELS; do
     [ "$SCORE_ONLY" = 1 ] && break
-    if [ "$m" = vid_ode ]; then
-      "$HO" hindcast "${common[@]}" --checkpoint "$CKPT" --output "$out/vid_ode.nc"
+    if [ "$m" = "$NAME" ]; then
+      "$HO" hindcast "${common[@]}" --checkpoint "$CKPT" --output "$out/$NAME.nc"
+    elif [ "$m" = truth ]; then
+      continue
     else
       "$HO" hindcast "${common[@]}" --model "$m" --shape 60 160 --output "$out/$m.nc"
     fi
   done
+  first=$(ls "$out"/*.nc | head -n 1)
+  [ -e "$out/truth.nc" ] || "$PY" scripts/truth_hindcast.py "$first" "$w" "$out/truth.nc"
   for m in $MODELS; do
     "$HO" score --hindcast "$out/$m.nc" --truth "$w" --tracks "$w/tracks.csv" --no-lpips \
         --output "$out/scores_$m" --overwrite

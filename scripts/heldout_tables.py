@@ -2,7 +2,8 @@
 
     python scripts/heldout_tables.py build/eval/<world> [--world build/worlds/heldout/<world>]
 
-Reads ``scores_<model>/scores.csv`` (whole basin) and ``scores600_<model>/scores.csv``
+Reads ``scores_<model>/scores.csv`` (whole basin; ``truth`` is the tracker run on the true
+fields themselves, the reference for POD) and ``scores600_<model>/scores.csv``
 (cells within 600 km of a best-track fix) for every model present, and, with the world's
 files, the depth (ring mean minus centre, 300-600 km ring) of the strongest storm at +24 h
 in the forecasts against the truth.
@@ -17,7 +18,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-MODELS = ("vid_ode", "persistence", "advection", "advection_lk")
+BASELINES = ("persistence", "advection", "advection_lk", "truth")
+
+
+def models_in(eval_dir: Path) -> list[str]:
+    """Models scored in ``eval_dir`` (``scores_<model>/``): checkpoints first, then the baselines."""
+    found = sorted(p.name[len("scores_"):] for p in eval_dir.glob("scores_*") if p.is_dir())
+    return [m for m in found if m not in BASELINES] + [m for m in BASELINES if m in found]
 LEADS = (3, 6, 12, 24, 36, 48)
 VARS = ("U850", "V850", "PSL")
 
@@ -56,7 +63,7 @@ def depth_retention(eval_dir: Path, world: Path, lead_h: float = 24.0) -> dict[s
     tracks = pd.read_csv(world / "tracks.csv")
     out: dict[str, float] = {}
     truth = None
-    for m in MODELS:
+    for m in models_in(eval_dir):
         path = eval_dir / f"{m}.nc"
         if not path.exists():
             continue
@@ -98,8 +105,9 @@ def main() -> None:
     args = p.parse_args()
     d = args.eval_dir
     world = args.world or Path("build/worlds/heldout") / d.name
-    whole = {m: pd.read_csv(d / f"scores_{m}" / "scores.csv") for m in MODELS if (d / f"scores_{m}").exists()}
-    near = {m: pd.read_csv(d / f"scores600_{m}" / "scores.csv") for m in MODELS if (d / f"scores600_{m}").exists()}
+    models = models_in(d)
+    whole = {m: pd.read_csv(d / f"scores_{m}" / "scores.csv") for m in models}
+    near = {m: pd.read_csv(d / f"scores600_{m}" / "scores.csv") for m in models if (d / f"scores600_{m}").exists()}
     print(f"### {d.name}")
     nm = {m: [_fmt(np.mean([_at(t, f"nmse_{v}", L) for v in VARS]), ".4f") for L in LEADS] for m, t in whole.items()}
     print(_table("normalised MSE (mean of U850, V850, PSL)", nm, LEADS))
