@@ -129,6 +129,14 @@ class DataConfig:
     statistics. ``None``: the ``test`` split of the training data (whole basins)."""
     validation_windows: int = 16
     """Windows scored at each validation (evenly spaced, the same ones every time)."""
+    validation_irregular: bool | None = None
+    """``sampling.irregular`` of the validation clips; ``None`` = as ``sampling``. E.g. train on
+    irregular input times and validate on the regular inputs of the evaluation protocol."""
+    validation_seed: int | None = None
+    """Without ``validation_path``: validation uses the ``test`` split of the source drawn with this
+    seed; ``None`` = ``train.seed + 1``. For generated sources (``bouncing_balls``) the seed picks the
+    videos, so any seed other than ``train.seed`` gives videos that neither the training split nor
+    the test split (``train.seed``) holds."""
     reverse_inputs: bool = True
     """Video sources, train split only: play each clip backward with probability 1/2 (the paper's
     reversed-input augmentation; time-reversed motion is still valid motion)."""
