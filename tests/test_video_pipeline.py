@@ -170,6 +170,9 @@ def test_evaluate_video_without_config_scores_the_shipped_checkpoints(tmp_path, 
     assert len(ex) == 10 and (ex.vid_ode > ex.persistence).all()  # above copy-last at every frame
     it = lead[lead.task == "interpolation"].pivot(index="target_time", columns="model", values="psnr")
     assert it.index.tolist() == [1.0, 3.0, 5.0, 7.0] and (it.vid_ode > it.persistence).all()
+    assert (it.vid_ode > it.linear_blend).all()  # the interpolation target: every in-between frame
+    its = lead[lead.task == "interpolation"].pivot(index="target_time", columns="model", values="ssim")
+    assert (its.vid_ode > its.linear_blend).all()
 
 
 def test_supervised_interpolation_gets_its_own_row(tmp_path):
