@@ -208,6 +208,24 @@ def test_train_cli_dataset_video_and_path_override_the_config(tmp_path):
     assert main(["train", "--dataset", "no_such_source", "--output-dir", str(tmp_path / "x")]) == 2
 
 
+def test_train_cli_validates_interpolation_on_held_out_videos_and_keeps_best(tmp_path):
+    """Irregular training inputs, validation on the protocol's regular inputs (in-between frames)."""
+    from hurricane_ode.training.checkpoint import load_checkpoint
+
+    cfg = tiny("interpolation", validation_irregular=False, validation_windows=4)
+    cfg.data.sampling.irregular = True
+    cfg.train.validate_every, cfg.train.best_metric = 1, "psnr_gap"
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(yaml.safe_dump(config_to_dict(cfg)))
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(cfg_file), "--output-dir", str(run), "--max-steps", "2", "--quiet"]) == 0
+    rows = pd.read_csv(run / "metrics.csv")
+    val = rows[rows.val_psnr.notna()]
+    assert val.step.tolist() == [1, 2] and {"val_psnr_t1", "val_psnr_t3", "val_ref_psnr"} <= set(rows)
+    best = load_checkpoint(run / "best.pt")
+    assert best["best"]["metric"] == "psnr_gap" and best["best"]["value"] == pytest.approx(val.val_psnr_gap.min())
+
+
 # ----------------------------------------------------------------------------- frame strip
 def test_frames_at_arbitrary_times_and_strip_png(tmp_path):
     from hurricane_ode.data.sources import build_dataset
