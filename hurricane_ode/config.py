@@ -26,20 +26,10 @@ from hurricane_ode._config_checks import validate_config
 from hurricane_ode.errors import ConfigError, ConfigKeyError, ConfigTypeError
 
 __all__ = [
-    "DataConfig",
-    "SamplingConfig",
-    "ModelConfig",
-    "SolverConfig",
-    "LossConfig",
-    "TrainConfig",
-    "Config",
-    "load_config",
-    "config_from_dict",
-    "config_to_dict",
-    "validate_config",
-    "RUNTIME_KEYS",
-    "runtime_free_differences",
-]
+    "DataConfig", "SamplingConfig", "ModelConfig", "SolverConfig", "LossConfig", "TrainConfig",
+    "Config", "load_config", "config_from_dict", "config_to_dict", "validate_config",
+    "RUNTIME_KEYS", "runtime_free_differences",
+]  # fmt: skip
 
 #: config keys that only affect how a run is executed or logged, not what it learns: they may
 #: differ between a run and its resume, and between a cached model and a request for it
@@ -126,11 +116,17 @@ class DataConfig:
     validation_path: str | None = None
     """Validation during training (``train.validate_every`` > 0): a tile store (``STORE[::BASIN]``,
     whole basins, every frame; a world kept out of training) normalised with the training
-    statistics. ``STORE[::BASIN]@tracks.csv``: hindcasts of that world scored with the
-    verification metrics and its best tracks (NMSE, PSL RMSE, POD, FAR, track error by lead).
-    ``None``: the ``test`` split of the training data (whole basins)."""
+    statistics; ``...@tracks.csv``: hindcasts scored with the verification metrics and those
+    best tracks (NMSE, PSL RMSE, POD, FAR, track error). ``None``: the ``test`` split (whole basins)."""
     validation_windows: int = 16
     """Windows (or, with tracks, initial times) scored at each validation (evenly spaced, the same every time)."""
+    validation_irregular: bool | None = None
+    """``sampling.irregular`` of the validation clips; ``None`` = as ``sampling``. E.g. train on
+    irregular input times and validate on the regular inputs of the evaluation protocol."""
+    validation_seed: int | None = None
+    """Without ``validation_path``: validation uses the ``test`` split drawn with this seed (``None`` =
+    ``train.seed + 1``; ``train.seed`` is refused). For generated sources (``bouncing_balls``) the
+    seed picks the videos: neither the training nor the test videos."""
     reverse_inputs: bool = True
     """Video sources, train split only: play each clip backward with probability 1/2 (the paper's
     reversed-input augmentation; time-reversed motion is still valid motion)."""

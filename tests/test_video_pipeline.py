@@ -170,6 +170,9 @@ def test_evaluate_video_without_config_scores_the_shipped_checkpoints(tmp_path, 
     assert len(ex) == 10 and (ex.vid_ode > ex.persistence).all()  # above copy-last at every frame
     it = lead[lead.task == "interpolation"].pivot(index="target_time", columns="model", values="psnr")
     assert it.index.tolist() == [1.0, 3.0, 5.0, 7.0] and (it.vid_ode > it.persistence).all()
+    assert (it.vid_ode > it.linear_blend).all()  # the issue's interpolation target: every in-between frame
+    its = lead[lead.task == "interpolation"].pivot(index="target_time", columns="model", values="ssim")
+    assert (its.vid_ode > its.linear_blend).all()
 
 
 def test_supervised_interpolation_gets_its_own_row(tmp_path):
@@ -203,6 +206,24 @@ def test_train_cli_dataset_video_and_path_override_the_config(tmp_path):
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["data"]["source"] == "video_folder" and saved["data"]["path"] == str(root)
     assert main(["train", "--dataset", "no_such_source", "--output-dir", str(tmp_path / "x")]) == 2
+
+
+def test_train_cli_validates_interpolation_on_held_out_videos_and_keeps_best(tmp_path):
+    """Irregular training inputs, validation on the protocol's regular inputs (in-between frames)."""
+    from hurricane_ode.training.checkpoint import load_checkpoint
+
+    cfg = tiny("interpolation", validation_irregular=False, validation_windows=4)
+    cfg.data.sampling.irregular = True
+    cfg.train.validate_every, cfg.train.best_metric = 1, "psnr_gap"
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(yaml.safe_dump(config_to_dict(cfg)))
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(cfg_file), "--output-dir", str(run), "--max-steps", "2", "--quiet"]) == 0
+    rows = pd.read_csv(run / "metrics.csv")
+    val = rows[rows.val_psnr.notna()]
+    assert val.step.tolist() == [1, 2] and {"val_psnr_t1", "val_psnr_t3", "val_ref_psnr"} <= set(rows)
+    best = load_checkpoint(run / "best.pt")
+    assert best["best"]["metric"] == "psnr_gap" and best["best"]["value"] == pytest.approx(val.val_psnr_gap.min())
 
 
 # ----------------------------------------------------------------------------- frame strip
