@@ -1,0 +1,56 @@
+"""Score checkpoints (and baselines) on a validation world with the verification metrics.
+
+    python scripts/validate_checkpoints.py WORLD_DIR CKPT [CKPT ...] [--baselines advection_lk persistence]
+
+The same scores ``hurricane-ode train`` logs with ``data.validation_path: STORE::BASIN@tracks.csv``
+(:func:`hurricane_ode.evaluation.storm_validation.hindcast_validator`): whole-basin hindcasts
+from evenly spaced initial times, NMSE (truth-normalised), PSL RMSE, and the tracker's POD,
+FAR and track error, by lead. Use it to choose between candidate checkpoints on a world kept
+out of training, never on the held-out test worlds.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from hurricane_ode.evaluation.storm_validation import hindcast_validator
+from hurricane_ode.models.base import build_model
+from hurricane_ode.models.inference import load_forecaster
+
+COLUMNS = ("nmse", "nmse_3h", "nmse_24h", "nmse_48h", "psl_rmse_24h", "pod_24h", "far_24h", "track_error_km_24h")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("world", type=Path, help="world folder with CAM5 files and tracks.csv")
+    p.add_argument("checkpoints", nargs="+", type=Path)
+    p.add_argument("--basin", default="natl")
+    p.add_argument("--baselines", nargs="*", default=["advection_lk"])
+    p.add_argument("--n-inits", type=int, default=16)
+    args = p.parse_args()
+    files = sorted(str(f) for f in args.world.glob("*.nc"))
+    rows = {}
+    first = None
+    for ckpt in args.checkpoints:
+        fc = load_forecaster(ckpt)
+        first = first or fc
+        stats = {v: {"mean": m, "std": s} for v, (m, s) in fc.stats.items()}
+        validate = hindcast_validator(files, args.basin, args.world / "tracks.csv", fc.config, stats,
+                                      n_inits=args.n_inits)
+        rows[str(ckpt)] = validate(fc.model)
+        print(str(ckpt), {k: round(v, 4) for k, v in rows[str(ckpt)].items() if k in COLUMNS}, flush=True)
+    for name in args.baselines:
+        cfg = replace(first.config, model=replace(first.config.model, name=name))
+        stats = {v: {"mean": m, "std": s} for v, (m, s) in first.stats.items()}
+        validate = hindcast_validator(files, args.basin, args.world / "tracks.csv", cfg, stats, n_inits=args.n_inits)
+        rows[name] = validate(build_model(cfg.model))
+        print(name, {k: round(v, 4) for k, v in rows[name].items() if k in COLUMNS}, flush=True)
+    print("\n| model | " + " | ".join(COLUMNS) + " |\n|---|" + "---|" * len(COLUMNS))
+    for name, r in rows.items():
+        print(f"| {name} | " + " | ".join(f"{r.get(c, float('nan')):.4g}" for c in COLUMNS) + " |")
+
+
+if __name__ == "__main__":
+    main()
