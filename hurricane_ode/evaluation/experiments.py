@@ -162,10 +162,12 @@ def _try_plot(kind: str, table: pd.DataFrame, path: Path, **kw: Any) -> str:
     except ImportError as exc:
         return f"unavailable (plotting extra missing: {exc})"
     try:
-        return str(getattr(curves, kind)(table, path, **kw))
+        fig = getattr(curves, kind)(table, path, **kw)
     except Exception as exc:  # noqa: BLE001 - a figure must not lose a finished experiment
         log.warning("%s failed: %s", kind, exc)
         return f"failed: {type(exc).__name__}: {exc}"
+    fig.clear()  # written; not kept (figures are not pyplot-managed, nothing else holds them)
+    return str(path)
 
 
 def _print_table(title: str, df: pd.DataFrame, columns: Sequence[str]) -> None:

@@ -1,6 +1,6 @@
 """Map-drawing helpers shared by :mod:`hurricane_ode.plotting.maps`: the lat/lon box on a
 continuous longitude axis, pre-projected coastlines, cheap tick labels, arrows, tracks,
-zoom (region / storm) and compact PNG writing."""
+zoom (region / storm)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ import pandas as pd
 import xarray as xr
 
 from hurricane_ode.errors import InputError, InputTypeError
-from hurricane_ode.plotting._common import require_cartopy, save_png
-from hurricane_ode.plotting.coastlines import coastline_feature, scale_for_extent
+from hurricane_ode.plotting.coastlines import coastline_feature, require_cartopy, scale_for_extent
 
 _VARS = ("U850", "V850", "PSL")
 _KEY_SPEEDS = (1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 75, 100)
@@ -305,29 +304,3 @@ def storm_region(tracks: str | os.PathLike | pd.DataFrame, storm: str, times: li
     lat = sel["lat"].values.astype(float)
     box = (max(lat.min() - pad_deg, -90.0), min(lat.max() + pad_deg, 90.0), lon.min() - pad_deg, lon.max() + pad_deg)
     return box, one
-
-
-def _compact_png(fig: Any, path: str | os.PathLike, dpi: int = 100) -> Path:
-    """Write ``fig`` as an adaptive-palette PNG (a quarter of the RGBA size), atomically."""
-    import io
-
-    out = Path(path).expanduser()
-    if out.suffix.lower() != ".png":
-        raise InputError(f"output path {out} must end in .png")
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - Pillow comes with matplotlib
-        return save_png(fig, out, dpi=dpi)
-    buf = io.BytesIO()
-    fig.savefig(buf, dpi=dpi, format="png", bbox_inches="tight")
-    buf.seek(0)
-    img = Image.open(buf).convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    try:
-        img.save(tmp, format="PNG", optimize=True)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
-

@@ -241,7 +241,8 @@ def natural_earth_root() -> Path:
     raise CoastlineDataError(f"no offline Natural Earth coastline data found; {_INSTALL_HINT}")
 
 
-def _require_cartopy() -> Any:
+def require_cartopy() -> Any:
+    """Import cartopy (the ``plot`` extra) or raise :class:`PlotDependencyError`."""
     try:
         import cartopy
     except ImportError as exc:
@@ -256,7 +257,7 @@ def configure_cartopy() -> Path:
     Natural Earth file that is not there raises :class:`CoastlineDataError` instead of
     downloading.
     """
-    cartopy = _require_cartopy()
+    cartopy = require_cartopy()
     with _lock:
         root = natural_earth_root()
         cartopy.config["pre_existing_data_dir"] = str(root)
