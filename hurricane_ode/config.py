@@ -294,7 +294,7 @@ class Config:
 def _coerce(tp: Any, value: Any, where: str) -> Any:
     """Convert a YAML value to the annotated type ``tp`` (dataclasses, tuples, optionals)."""
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigTypeError(f"config: {where} must be a mapping, got {type(value).__name__}")
         return _build(tp, value, where)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
+from typing import TypeVar
+
+_Number = TypeVar("_Number", int, float)
 
 
-def _positive(text: str, cast: type, what: str) -> int | float:
+def _positive(text: str, cast: Callable[[str], _Number], what: str) -> _Number:
     """``cast(text)`` when it is finite and > 0, else an ``ArgumentTypeError`` saying ``what``."""
     try:
         value = cast(text)

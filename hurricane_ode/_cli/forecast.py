@@ -20,7 +20,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         if action.required or action.default in (None, False):
             return action.help or ""
-        return super()._get_help_string(action)
+        return super()._get_help_string(action) or ""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     path = write_dataset(ds, output, overwrite=args.overwrite)
     lead = ds["forecast_period"].values
     print(f"wrote {path}")
-    print(f"  basin {ds.attrs['basin']}: {', '.join(ds.data_vars)} on {ds.sizes['lat']} x {ds.sizes['lon']} (lat x lon)")
+    print(f"  basin {ds.attrs['basin']}: {', '.join(map(str, ds.data_vars))} on {ds.sizes['lat']} x {ds.sizes['lon']} (lat x lon)")
     print(f"  {ds.sizes['time']} time(s) {ds.time.values[0]} .. {ds.time.values[-1]} ({ds.attrs['calendar']} calendar)")
     print(f"  lead {lead.min():g} .. {lead.max():g} h after the last input {ds.init_time.values}")
     print(f"  inputs: {ds.attrs['input_times']}")

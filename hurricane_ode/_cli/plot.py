@@ -101,7 +101,7 @@ def _region(text: str | None) -> tuple[float, float, float, float] | None:
         box = ()
     if len(box) != 4:
         raise InputError(f"--region '{text}' must be four numbers LAT0,LAT1,LON0,LON1")
-    return box  # type: ignore[return-value]
+    return box
 
 
 def _as_forecast(ds, init: str | None):

@@ -202,14 +202,15 @@ def get_basin(spec: str | Basin | Sequence[float]) -> Basin:
             )
         spec = values
     try:
-        values = [float(v) for v in spec]  # type: ignore[union-attr]
+        values = [float(v) for v in spec]
     except (TypeError, ValueError):
         values = []
     if len(values) != 4:
         raise InputError(
             f"basin must be a name, 'bbox:...' string or (lat_min, lat_max, lon_min, lon_max), got {spec!r}"
         )
-    return Basin(_bbox_name(*values), *values, description="custom box")
+    lat_min, lat_max, lon_min, lon_max = values
+    return Basin(_bbox_name(*values), lat_min, lat_max, lon_min, lon_max, description="custom box")
 
 
 def _check_grid(ds: xr.Dataset) -> None:

@@ -7,9 +7,13 @@ Builds the clips (whole basins, never crops) and hands them to
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from hurricane_ode.config import Config
 from hurricane_ode.training.validation import window_validator
+
+if TYPE_CHECKING:
+    from torch.utils.data import Dataset
 
 __all__ = ["validator_from_config"]
 
@@ -35,7 +39,7 @@ def validator_from_config(config: Config, seed: int | None = None) -> Callable |
 
         train_set = build_dataset(data, "train", seed)
         store, basin = split_store_spec(vpath, data.basin)
-        ds = TileClipDataset(store, basin, list(data.variables), data.sampling, split="all",
+        ds: Dataset = TileClipDataset(store, basin, list(data.variables), data.sampling, split="all",
                              clips_per_epoch=None, seed=seed + 1, cache=True)  # fmt: skip
         stats = getattr(train_set, "stats", None)
         if stats is not None and hasattr(ds, "set_stats"):

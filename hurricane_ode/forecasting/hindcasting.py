@@ -201,10 +201,12 @@ def hindcast(
     chosen = [_select(times, t0, offsets, n_default) for t0 in inits]
     used = sorted({i for idx in chosen for i in idx})
     if fc is None:
+        assert model is not None  # _resolve_model gives no Forecaster only for model=
         sub = ds.isel(time=used)
         norm = "computed from the inputs (mean and std over the basin and the input frames used)"
         # parameter-free models have no trained horizon: any lead is accepted
-        fc = baseline_forecaster(model, input_stats(sub, variables), tuple(ds[variables[0]].shape[-2:]),
+        h, w = ds[variables[0]].shape[-2:]
+        fc = baseline_forecaster(model, input_stats(sub, variables), (h, w),
                                  n_inputs=n_default, max_lead_h=float(leads.max()) + 1e4, device=device)
     else:
         norm = f"from checkpoint {fc.source}"
@@ -242,7 +244,7 @@ def hindcast(
                 tq = torch.tensor(np.array(t_q), dtype=torch.float32, device=device)
                 y = fc.model(xt, ti, tq).frames.float().cpu().numpy()
                 out[batch] = y * std[None] + mean[None]
-    attrs = {
+    attrs: dict[str, Any] = {
         "model": fc.config.model.name,
         "checkpoint": fc.source,
         "checkpoint_sha256": fc.digest,

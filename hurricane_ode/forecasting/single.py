@@ -130,10 +130,10 @@ def prepare_request(
     calendar = calendar_of(ds)
     init = None
     if init_time is not None:
-        init = parse_times(init_time, calendar) if isinstance(init_time, str) else to_cftime([init_time], calendar)
-        if len(init) != 1:
-            raise InputError(f"init_time must be one time, got {len(init)} ({init_time})")
-        init = init[0]
+        inits = parse_times(init_time, calendar) if isinstance(init_time, str) else to_cftime([init_time], calendar)
+        if len(inits) != 1:
+            raise InputError(f"init_time must be one time, got {len(inits)} ({init_time})")
+        init = inits[0]
     if times is None:
         if init is None or lead_times is None:
             raise InputError("give query times (times=...) or init_time and lead_times")

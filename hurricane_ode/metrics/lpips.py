@@ -187,6 +187,9 @@ class LPIPS(nn.Module):
         chunk_size: frames per forward pass (bounds memory).
     """
 
+    shift: Tensor  # buffers: the ImageNet-style input scaling of LPIPS v0.1, [1, 3, 1, 1]
+    scale: Tensor
+
     def __init__(
         self,
         backbone_state_dict: dict[str, Tensor] | None = None,
@@ -258,7 +261,7 @@ class LPIPS(nn.Module):
         self.net.load_state_dict({k: v.float() for k, v in picked.items()})
 
     def _load_linear(self, sd: dict[str, Tensor], where: str) -> None:
-        for i, lin in enumerate(self.lins):
+        for i, lin in enumerate(self._convs()):
             key = f"lin{i}.model.1.weight"
             if key not in sd:
                 raise ValueError(f"LPIPS linear weights {where}: missing key {key!r}")
@@ -269,6 +272,10 @@ class LPIPS(nn.Module):
                     f"expected {tuple(lin.weight.shape)}"
                 )
             lin.weight.data.copy_(w.float())
+
+    def _convs(self) -> list[nn.Conv2d]:
+        """The linear (1x1 convolution) layer of each AlexNet stage."""
+        return [m for m in self.lins if isinstance(m, nn.Conv2d)]
 
     def distance(self, x0: Tensor, x1: Tensor) -> Tensor:
         """LPIPS between image batches ``[N, 3, H, W]`` already in ``[-1, 1]``: ``-> [N]``."""
@@ -287,7 +294,7 @@ class LPIPS(nn.Module):
         f0 = self.net((x0.to(dev, torch.float32) - self.shift) / self.scale)
         f1 = self.net((x1.to(dev, torch.float32) - self.shift) / self.scale)
         total = torch.zeros(x0.shape[0], device=dev)
-        for a, b, lin in zip(f0, f1, self.lins):
+        for a, b, lin in zip(f0, f1, self._convs()):
             a = a / (a.pow(2).sum(dim=1, keepdim=True).sqrt() + _NORM_EPS)
             b = b / (b.pow(2).sum(dim=1, keepdim=True).sqrt() + _NORM_EPS)
             total = total + lin((a - b).pow(2)).mean(dim=(1, 2, 3))

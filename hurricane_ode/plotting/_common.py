@@ -63,24 +63,25 @@ def save_png(fig: Figure, path: str | os.PathLike, dpi: int = DPI, compact: bool
     """
     out = png_path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    image = None
-    if compact:
-        try:
-            from PIL import Image
-        except ImportError:  # pragma: no cover - Pillow comes with matplotlib
-            Image = None  # noqa: N806
-        if Image is not None:
-            buf = io.BytesIO()
-            fig.savefig(buf, dpi=dpi, format="png", bbox_inches="tight")
-            buf.seek(0)
-            image = Image.open(buf).convert("RGB").quantize(colors=256,
-                                                            method=Image.Quantize.FASTOCTREE)
+    image = _palette_image(fig, dpi) if compact else None
     with atomic_file(out) as tmp:
         if image is not None:
             image.save(tmp, format="PNG", optimize=True)
         else:
             fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
     return out
+
+
+def _palette_image(fig: Figure, dpi: int) -> Any | None:
+    """``fig`` rendered and quantised to 256 colours (a PIL image); None without Pillow."""
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow comes with matplotlib
+        return None
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=dpi, format="png", bbox_inches="tight")
+    buf.seek(0)
+    return Image.open(buf).convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE)
 
 
 def finish(fig: Figure, path: str | os.PathLike | None, dpi: int = DPI,

@@ -15,6 +15,7 @@ import xarray as xr
 
 from hurricane_ode.errors import InputError, InputTypeError
 from hurricane_ode.plotting.coastlines import coastline_feature, require_cartopy, scale_for_extent
+from hurricane_ode.timeutil import time_key
 
 _VARS = ("U850", "V850", "PSL")
 _KEY_SPEEDS = (1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 75, 100)
@@ -45,17 +46,8 @@ def _check_vars(ds: xr.Dataset, what: str) -> xr.Dataset:
     return ds
 
 
-def _time_key(t: Any) -> str:
-    """Calendar-agnostic ``YYYY-MM-DDTHH:MM:SS`` key (cftime, datetime64, ISO string)."""
-    if isinstance(t, str):
-        return t.strip().replace(" ", "T")[:19]
-    if isinstance(t, np.datetime64):
-        t = pd.Timestamp(t)
-    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
-
-
 def _time_label(t: Any) -> str:
-    return _time_key(t)[:16].replace("T", " ")
+    return time_key(t)[:16].replace("T", " ")
 
 
 class _Box:
@@ -181,8 +173,8 @@ def _frame(ds: xr.Dataset, time: Any) -> xr.Dataset:
         if not -n <= int(time) < n:
             raise InputError(f"time index {time} out of range for {n} time(s)")
         return ds.isel(time=int(time))
-    key = _time_key(time)
-    keys = [_time_key(t) for t in ds["time"].values]
+    key = time_key(time)
+    keys = [time_key(t) for t in ds["time"].values]
     if key not in keys:
         raise InputError(f"time {key} not in dataset (has {keys[0]} .. {keys[-1]}, {len(keys)} times)")
     return ds.isel(time=keys.index(key))
@@ -233,7 +225,7 @@ def _read_tracks(tracks: str | os.PathLike | pd.DataFrame, what: str) -> pd.Data
             f"{what} tracks lack columns {missing}; expected storm_id/track_id, time, lat, lon "
             f"(have {list(df.columns)})"
         )
-    df["_key"] = df["time"].map(_time_key)
+    df["_key"] = df["time"].map(time_key)
     idc = next((c for c in ("storm_id", "track_id", "storm") if c in df.columns), None)
     df["_id"] = df[idc] if idc else 0
     return df
@@ -241,7 +233,7 @@ def _read_tracks(tracks: str | os.PathLike | pd.DataFrame, what: str) -> pd.Data
 
 def _segments(x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Split a track where it jumps across the map seam (|dx| > 180) into drawable pieces."""
-    cut = np.flatnonzero(np.abs(np.diff(x)) > 180.0) + 1 if x.size > 1 else []
+    cut = np.flatnonzero(np.abs(np.diff(x)) > 180.0) + 1
     return list(zip(np.split(x, cut), np.split(y, cut)))
 
 

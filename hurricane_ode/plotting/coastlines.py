@@ -320,10 +320,11 @@ def coastline_feature(scale: str = "110m", **kwargs: Any) -> Any:
     except CoastlineDataError:
         root = configure_cartopy()
         order = sorted(SCALES, key=lambda s: abs(SCALES.index(s) - SCALES.index(scale)))
-        path = next((root / _PHYSICAL / _file(s) for s in order
-                     if (root / _PHYSICAL / _file(s)).is_file()), None)
-        if path is None:
+        nearest = next((root / _PHYSICAL / _file(s) for s in order
+                        if (root / _PHYSICAL / _file(s)).is_file()), None)
+        if nearest is None:
             raise
+        path = nearest
     style = {"edgecolor": "black", "facecolor": "none", "linewidth": 0.7, **kwargs}
     geoms = list(Reader(str(path)).geometries())
     return ShapelyFeature(geoms, ccrs.PlateCarree(), **style)

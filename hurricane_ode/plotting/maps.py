@@ -34,10 +34,10 @@ from hurricane_ode.plotting._mapkit import (  # noqa: F401  (_Box is used by tes
     _overlay_truth_track,
     _read_tracks,
     _style_axes,
-    _time_key,
     _time_label,
     storm_region,
 )
+from hurricane_ode.timeutil import time_key
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -114,8 +114,8 @@ def plot_wind_map(
 
 
 def _align_truth(forecast: xr.Dataset, truth: xr.Dataset) -> xr.Dataset:
-    keys = [_time_key(t) for t in forecast["time"].values]
-    tkeys = [_time_key(t) for t in truth["time"].values]
+    keys = [time_key(t) for t in forecast["time"].values]
+    tkeys = [time_key(t) for t in truth["time"].values]
     missing = [k for k in keys if k not in tkeys]
     if missing:
         raise InputError(
@@ -182,7 +182,7 @@ def plot_forecast_maps(
     if storm is not None:
         if tracks is None:
             raise InputError("storm= needs tracks= (the best tracks holding that storm)")
-        region, tracks = storm_region(tracks, storm, [_time_key(t) for t in forecast["time"].values])
+        region, tracks = storm_region(tracks, storm, [time_key(t) for t in forecast["time"].values])
     if region is not None:
         forecast, truth = _crop(forecast, region), _crop(truth, region)
     truth = _align_truth(forecast, truth)
@@ -215,7 +215,7 @@ def plot_forecast_maps(
     model = str(forecast.attrs.get("model", "")) or "model"
     leads = (forecast["forecast_period"].values.astype(float) if "forecast_period" in forecast.coords
              else np.full(n, np.nan))
-    keys = [_time_key(t) for t in forecast["time"].values]
+    keys = [time_key(t) for t in forecast["time"].values]
     window = (keys[0], keys[-1])
     meshes: dict[str, Any] = {}
     for i in range(n):
