@@ -163,7 +163,12 @@ class ForecastModel(nn.Module, ABC):
 
     @classmethod
     def from_config(cls, config: ModelConfig, **kwargs: Any) -> ForecastModel:
-        """Build the model from a :class:`ModelConfig` (``kwargs`` go to the constructor)."""
+        """Build the model from a :class:`ModelConfig` (``kwargs`` go to the constructor).
+
+        Models whose constructor takes explicit keyword arguments (the parameter-free
+        baselines) override this to map the config's fields onto them; the others take the
+        :class:`ModelConfig` itself, their dataclass of architecture options.
+        """
         return cls(config, **kwargs)
 
     def fixed_inputs(self) -> int | None:

@@ -36,6 +36,8 @@ Everything is batched (per-sample time grids included); time units cancel, so
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -121,19 +123,38 @@ def semi_lagrangian(frame: Tensor, velocity: Tensor, lead: Tensor) -> Tensor:
 
 @register_model("advection")
 class Advection(ForecastModel):
-    """Semi-Lagrangian extrapolation of the last observed frame (see module docstring)."""
+    """Semi-Lagrangian extrapolation of the last observed frame (see module docstring).
+
+    Parameters
+    ----------
+    in_channels
+        Channels per frame; batches are checked against it. All channels drive the motion
+        estimate together.
+    local
+        ``global`` motion only: add local Lucas-Kanade corrections to the phase-correlation
+        shift (False: one rigid shift per sample).
+    motion
+        ``global`` (phase correlation, then local windows) or ``pyramid`` (coarse-to-fine
+        Lucas-Kanade, registered as ``advection_lk``).
+    """
 
     model_name = "advection"
     trainable = False
     """No trainable parameters: the trainer must not build an optimiser for it."""
     downsamples = False
 
-    def __init__(self, config: ModelConfig, local: bool = True, motion: str = "global") -> None:
-        super().__init__(config)
+    def __init__(self, in_channels: int = 3, local: bool = True, motion: str = "global") -> None:
+        name = "advection_lk" if motion == "pyramid" else "advection"
+        super().__init__(ModelConfig(name=name, in_channels=in_channels))
         if motion not in ("global", "pyramid"):
             raise ConfigError(f"Advection: motion must be 'global' or 'pyramid', got {motion!r}")
         self.local = local
         self.motion = motion
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, **kwargs: Any) -> Advection:
+        """The model for ``config`` (only ``in_channels`` matters); ``kwargs`` as the constructor's."""
+        return cls(in_channels=config.in_channels, **kwargs)
 
     def predict(self, x: ModelInputs) -> ModelOutput:
         """inputs ``[B, T, C, H, W]``, times ``[B, T]`` / ``[B, K]`` -> frames ``[B, K, C, H, W]``."""
@@ -165,11 +186,11 @@ class Advection(ForecastModel):
 
 def build_advection(config: ModelConfig) -> Advection:
     """Factory for :class:`Advection` (phase correlation + Lucas–Kanade motion)."""
-    return Advection(config)
+    return Advection.from_config(config)
 
 
 @register_model("advection_lk")
 def build_advection_lk(config: ModelConfig) -> Advection:
     """Factory for :class:`Advection` with pyramidal Lucas-Kanade motion (local windows, no global
     phase correlation): the motion estimate Vid-ODE's ``flow_prior = "advection"`` starts from."""
-    return Advection(config, motion="pyramid")
+    return Advection.from_config(config, motion="pyramid")

@@ -13,6 +13,8 @@ optimiser (evaluation only). Times are only compared, so ``time_scale`` is irrel
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -37,12 +39,26 @@ def latest_observed_indices(input_times: Tensor, mask: Tensor, query_times: Tens
 
 @register_model("persistence")
 class Persistence(ForecastModel):
-    """Repeat the latest observed input frame at every query time (no parameters)."""
+    """Repeat the latest observed input frame at every query time (no parameters).
+
+    Parameters
+    ----------
+    in_channels
+        Channels per frame (3 for U850/V850/PSL); batches are checked against it.
+    """
 
     model_name = "persistence"
     trainable = False
     """No trainable parameters: the trainer must not build an optimiser for it."""
     downsamples = False
+
+    def __init__(self, in_channels: int = 3) -> None:
+        super().__init__(ModelConfig(name="persistence", in_channels=in_channels))
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, **kwargs: Any) -> Persistence:
+        """The model for ``config`` (only ``in_channels`` matters)."""
+        return cls(in_channels=config.in_channels, **kwargs)
 
     def predict(self, x: ModelInputs) -> ModelOutput:
         """inputs ``[B, T, C, H, W]``, times ``[B, T]`` / ``[B, K]`` -> frames ``[B, K, C, H, W]``."""
@@ -53,4 +69,4 @@ class Persistence(ForecastModel):
 
 def build_persistence(config: ModelConfig) -> Persistence:
     """Factory for :class:`Persistence`."""
-    return Persistence(config)
+    return Persistence.from_config(config)
