@@ -20,9 +20,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hurricane_ode._config_checks import validate_config
+from hurricane_ode._yaml import read_yaml
 from hurricane_ode.errors import ConfigError, ConfigKeyError, ConfigTypeError
 
 __all__ = [
@@ -386,12 +385,7 @@ def config_to_dict(config: Config) -> dict:
 def load_config(path: str | Path) -> Config:
     """Read a YAML config file. Errors name the file."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"config file not found: {path}")
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    values = read_yaml(path, "config file")
     try:
         return config_from_dict(values)
     except (KeyError, TypeError, ConfigError) as exc:

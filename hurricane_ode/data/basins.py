@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-import yaml
 
+from hurricane_ode._yaml import read_yaml
 from hurricane_ode.data.regrid import (
     MIN_VALID_FRACTION,
     basin_weights,
@@ -125,12 +125,7 @@ def _bundled_yaml() -> Path:
 @functools.lru_cache(maxsize=8)
 def _load(path: str) -> tuple[dict[str, Basin], dict[str, tuple[str, ...]]]:
     p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"basins file not found: {p}")
-    try:
-        raw = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise InputError(f"basins file {p} is not valid YAML: {exc}") from exc
+    raw = read_yaml(p, "basins file", InputError)
     if not isinstance(raw.get("basins"), dict):
         raise InputError(
             f"basins file {p}: expected a top-level mapping 'basins: {{name: {{...}}}}'"

@@ -45,6 +45,12 @@ def png_path(path: str | os.PathLike) -> Path:
     return out
 
 
+def check_png(path: str | os.PathLike | None) -> None:
+    """Refuse an output ``path`` not ending in ``.png`` before any drawing (None: no output)."""
+    if path is not None:
+        png_path(path)
+
+
 def save_png(fig: Figure, path: str | os.PathLike, dpi: int = DPI, compact: bool = False) -> Path:
     """Write ``fig`` to ``path`` as PNG via a temporary name and an atomic rename.
 

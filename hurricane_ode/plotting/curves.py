@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from hurricane_ode.errors import InputError
-from hurricane_ode.plotting._common import finish, new_figure, png_path
+from hurricane_ode.plotting._common import check_png, finish, new_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -75,6 +75,21 @@ def _lines(ax: Any, df: pd.DataFrame, x: str, y: str) -> None:
             ax.fill_between(xs, agg["min"], agg["max"], color=line.get_color(), alpha=0.15, lw=0)
 
 
+def _panels(df: pd.DataFrame, x: str, metrics: Sequence[str], panel_size: tuple[float, float],
+            xlabel: str, title: Callable[[str], str], ylabel: Callable[[str], str]) -> Figure:
+    """One panel per metric side by side (``panel_size`` inches each), one line per model."""
+    fig = new_figure((panel_size[0] * len(metrics), panel_size[1]))
+    axes = [fig.add_subplot(1, len(metrics), i + 1) for i in range(len(metrics))]
+    for ax, m in zip(axes, metrics):
+        _lines(ax, df, x, m)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel(m))
+        ax.set_title(title(m), fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[-1].legend(fontsize=8, title="model", title_fontsize=8)
+    return fig
+
+
 def plot_sampling_rate_curves(
     table: pd.DataFrame | str | os.PathLike,
     path: str | os.PathLike | None = None,
@@ -93,10 +108,9 @@ def plot_sampling_rate_curves(
     Returns
     -------
     matplotlib.figure.Figure
-        The figure (also written to ``path`` when given).
+        One panel per metric, rate (%) on x; written to ``path`` as well when given.
     """
-    if path is not None:
-        png_path(path)
+    check_png(path)
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     if not metrics:
         raise InputError("plot_sampling_rate_curves: give at least one metric")
@@ -106,15 +120,9 @@ def plot_sampling_rate_curves(
     if (rate <= 0).any() or (rate > 100).any():
         raise InputError("plot_sampling_rate_curves: sampling_rate must be in (0, 1] or (0, 100] %")
     df = df.assign(sampling_rate=rate * 100.0 if rate.max() <= 1.0 else rate)
-    fig = new_figure((4.2 * len(metrics), 3.4))
-    axes = [fig.add_subplot(1, len(metrics), i + 1) for i in range(len(metrics))]
-    for ax, m in zip(axes, metrics):
-        _lines(ax, df, "sampling_rate", m)
-        ax.set_xlabel("Input sampling rate (%)")
-        ax.set_ylabel(METRIC_LABELS.get(m.lower(), m))
-        ax.set_title(f"{m.upper() if len(m) <= 5 else m} vs sampling rate", fontsize=10)
-        ax.grid(alpha=0.3)
-    axes[-1].legend(fontsize=8, title="model", title_fontsize=8)
+    fig = _panels(df, "sampling_rate", metrics, (4.2, 3.4), "Input sampling rate (%)",
+                  lambda m: f"{m.upper() if len(m) <= 5 else m} vs sampling rate",
+                  lambda m: METRIC_LABELS.get(m.lower(), m))
     return finish(fig, path, dpi=150)
 
 
@@ -135,10 +143,9 @@ def plot_error_vs_lead(
     Returns
     -------
     matplotlib.figure.Figure
-        The figure (also written to ``path`` when given).
+        One panel, lead (h) on x; written to ``path`` as well when given.
     """
-    if path is not None:
-        png_path(path)
+    check_png(path)
     df = _load(table, "plot_error_vs_lead")
     lead = next((c for c in ("lead_time_h", "forecast_period", "lead_h") if c in df.columns),
                 "lead_time_h")
@@ -192,10 +199,9 @@ def plot_scores(
     Returns
     -------
     matplotlib.figure.Figure
-        The figure (also written to ``path`` when given).
+        One panel per metric, one line per score table; also written to ``path`` if given.
     """
-    if path is not None:
-        png_path(path)
+    check_png(path)
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     if not scores or not metrics:
         raise InputError("plot_scores: give at least one score table and one metric")
@@ -211,13 +217,7 @@ def plot_scores(
         _check(df, ["lead_time_h", *metrics], f"plot_scores ({name})")
         frames.append(df.assign(model=name))
     df = pd.concat(frames, ignore_index=True)
-    fig = new_figure((4.4 * len(metrics), 3.5))
-    axes = [fig.add_subplot(1, len(metrics), i + 1) for i in range(len(metrics))]
-    for ax, m in zip(axes, metrics):
-        _lines(ax, df, "lead_time_h", m)
-        ax.set_xlabel("Lead time (h)")
-        ax.set_ylabel(METRIC_LABELS.get(m.lower(), METRIC_LABELS.get(m, m)))
-        ax.set_title(f"{m} vs lead time", fontsize=10)
-        ax.grid(alpha=0.3)
-    axes[-1].legend(fontsize=8, title="model", title_fontsize=8)
+    fig = _panels(df, "lead_time_h", metrics, (4.4, 3.5), "Lead time (h)",
+                  lambda m: f"{m} vs lead time",
+                  lambda m: METRIC_LABELS.get(m.lower(), METRIC_LABELS.get(m, m)))
     return finish(fig, path, dpi=150)

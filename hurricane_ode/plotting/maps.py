@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from hurricane_ode.errors import InputError, InputTypeError
-from hurricane_ode.plotting._common import finish, new_figure, png_path
+from hurricane_ode.plotting._common import check_png, finish, new_figure
 from hurricane_ode.plotting._mapkit import (  # noqa: F401  (_Box is used by tests)
     _VARS,
     _arrow_scale,
@@ -77,8 +77,7 @@ def plot_wind_map(
         The figure holding the map (``ax``'s figure when ``ax`` is given); the map is its
         first Axes.
     """
-    if path is not None:
-        png_path(path)
+    check_png(path)
     ds = _check_vars(ds, "plot_wind_map")
     frame = _frame(ds, time).load()
     box = _Box.of(ds)
@@ -160,10 +159,10 @@ def plot_forecast_maps(
     Returns
     -------
     matplotlib.figure.Figure
-        The figure (also written to ``path`` when given).
+        Rows of truth | forecast (| error) panels, one row per lead; also written to ``path``
+        when given.
     """
-    if path is not None:
-        png_path(path)
+    check_png(path)
     forecast = _check_vars(forecast, "plot_forecast_maps forecast")
     truth = _check_vars(truth, "plot_forecast_maps truth")
     if max_leads is not None:
@@ -279,10 +278,9 @@ def plot_track_map(
     Returns
     -------
     matplotlib.figure.Figure
-        The figure (also written to ``path`` when given).
+        One map with both sets of tracks; also written to ``path`` when given.
     """
-    if path is not None:
-        png_path(path)
+    check_png(path)
     truth = _read_tracks(true_tracks, "true")
     fc = _read_tracks(forecast_tracks, "forecast") if forecast_tracks is not None else None
     if fc is not None and len(fc) and restrict_to_forecast:
