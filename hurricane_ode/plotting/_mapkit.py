@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from hurricane_ode.data.schema import VARIABLES, check_variables
 from hurricane_ode.errors import InputError, InputTypeError
 from hurricane_ode.plotting.coastlines import coastline_feature, require_cartopy, scale_for_extent
 from hurricane_ode.timeutil import time_key
 
-_VARS = ("U850", "V850", "PSL")
+_VARS = VARIABLES
 _KEY_SPEEDS = (1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 75, 100)
 _ARROWS_ALONG_LONG_SIDE = 22
 _PSL_CMAP = "YlGnBu_r"
@@ -30,15 +31,7 @@ _TRACK_COLUMNS = ("time", "lat", "lon")
 def _check_vars(ds: xr.Dataset, what: str) -> xr.Dataset:
     if not isinstance(ds, xr.Dataset):
         raise InputTypeError(f"{what}: expected an xarray.Dataset, got {type(ds).__name__}")
-    missing = [v for v in _VARS if v not in ds.data_vars]
-    if missing:
-        raise InputError(
-            f"{what}: dataset lacks variables {missing}; expected U850, V850 (m s-1) and PSL (Pa) "
-            f"on (time, lat, lon); has {list(ds.data_vars)}"
-        )
-    for v in _VARS:
-        if set(ds[v].dims) != {"time", "lat", "lon"}:
-            raise InputError(f"{what}: variable {v} must have dims (time, lat, lon), got {ds[v].dims}")
+    check_variables(ds, what, _VARS)
     if ds.sizes["lat"] < 2 or ds.sizes["lon"] < 2:
         raise InputError(f"{what}: need at least 2 points along lat and lon, got {dict(ds.sizes)}")
     if ds["lat"].values[0] > ds["lat"].values[-1]:
