@@ -51,3 +51,12 @@ def positive_float(text: str) -> float:
         The value.
     """
     return _positive(text, float, "a positive number")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults only where they say something (not None / False / required options)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.required or action.default in (None, False):
+            return action.help or ""
+        return super()._get_help_string(action) or ""
