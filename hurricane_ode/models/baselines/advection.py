@@ -36,15 +36,13 @@ Everything is batched (per-sample time grids included); time units cancel, so
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from hurricane_ode.config import ModelConfig
 from hurricane_ode.errors import ConfigError
-from hurricane_ode.models.base import ForecastModel, ModelInputs, ModelOutput, register_model
+from hurricane_ode.models.base import ModelInputs, ModelOutput, ParameterFreeModel, register_model
 from hurricane_ode.models.baselines._encoders import (
     gather_frames,
     last_observed_index,
@@ -122,7 +120,7 @@ def semi_lagrangian(frame: Tensor, velocity: Tensor, lead: Tensor) -> Tensor:
 
 
 @register_model("advection")
-class Advection(ForecastModel):
+class Advection(ParameterFreeModel):
     """Semi-Lagrangian extrapolation of the last observed frame (see module docstring).
 
     Parameters
@@ -139,22 +137,13 @@ class Advection(ForecastModel):
     """
 
     model_name = "advection"
-    trainable = False
-    """No trainable parameters: the trainer must not build an optimiser for it."""
-    downsamples = False
 
     def __init__(self, in_channels: int = 3, local: bool = True, motion: str = "global") -> None:
-        name = "advection_lk" if motion == "pyramid" else "advection"
-        super().__init__(ModelConfig(name=name, in_channels=in_channels))
+        super().__init__(in_channels, name="advection_lk" if motion == "pyramid" else "advection")
         if motion not in ("global", "pyramid"):
             raise ConfigError(f"Advection: motion must be 'global' or 'pyramid', got {motion!r}")
         self.local = local
         self.motion = motion
-
-    @classmethod
-    def from_config(cls, config: ModelConfig, **kwargs: Any) -> Advection:
-        """The model for ``config`` (only ``in_channels`` matters); ``kwargs`` as the constructor's."""
-        return cls(in_channels=config.in_channels, **kwargs)
 
     def predict(self, x: ModelInputs) -> ModelOutput:
         """inputs ``[B, T, C, H, W]``, times ``[B, T]`` / ``[B, K]`` -> frames ``[B, K, C, H, W]``."""
@@ -186,11 +175,11 @@ class Advection(ForecastModel):
 
 def build_advection(config: ModelConfig) -> Advection:
     """Factory for :class:`Advection` (phase correlation + Lucas–Kanade motion)."""
-    return Advection.from_config(config)
+    return Advection(in_channels=config.in_channels)
 
 
 @register_model("advection_lk")
 def build_advection_lk(config: ModelConfig) -> Advection:
     """Factory for :class:`Advection` with pyramidal Lucas-Kanade motion (local windows, no global
     phase correlation): the motion estimate Vid-ODE's ``flow_prior = "advection"`` starts from."""
-    return Advection.from_config(config, motion="pyramid")
+    return Advection(in_channels=config.in_channels, motion="pyramid")

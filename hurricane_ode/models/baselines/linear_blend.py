@@ -16,13 +16,11 @@ so ``time_scale`` is irrelevant.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor
 
 from hurricane_ode.config import ModelConfig
-from hurricane_ode.models.base import ForecastModel, ModelInputs, ModelOutput, register_model
+from hurricane_ode.models.base import ModelInputs, ModelOutput, ParameterFreeModel, register_model
 from hurricane_ode.models.baselines.persistence import latest_observed_indices
 
 __all__ = ["LinearBlend", "next_observed_indices"]
@@ -54,7 +52,7 @@ def next_observed_indices(input_times: Tensor, mask: Tensor, query_times: Tensor
 
 
 @register_model("linear_blend")
-class LinearBlend(ForecastModel):
+class LinearBlend(ParameterFreeModel):
     """Cross-fade the observed frames on either side of each query time (no parameters).
 
     Parameters
@@ -64,17 +62,6 @@ class LinearBlend(ForecastModel):
     """
 
     model_name = "linear_blend"
-    trainable = False
-    """No trainable parameters: the trainer must not build an optimiser for it."""
-    downsamples = False
-
-    def __init__(self, in_channels: int = 3) -> None:
-        super().__init__(ModelConfig(name="linear_blend", in_channels=in_channels))
-
-    @classmethod
-    def from_config(cls, config: ModelConfig, **kwargs: Any) -> LinearBlend:
-        """The model for ``config`` (only ``in_channels`` matters)."""
-        return cls(in_channels=config.in_channels, **kwargs)
 
     def predict(self, x: ModelInputs) -> ModelOutput:
         """inputs ``[B, T, C, H, W]``, times ``[B, T]`` / ``[B, K]`` -> frames ``[B, K, C, H, W]``."""
@@ -91,4 +78,4 @@ class LinearBlend(ForecastModel):
 
 def build_linear_blend(config: ModelConfig) -> LinearBlend:
     """Factory for :class:`LinearBlend`."""
-    return LinearBlend.from_config(config)
+    return LinearBlend(in_channels=config.in_channels)

@@ -13,13 +13,11 @@ optimiser (evaluation only). Times are only compared, so ``time_scale`` is irrel
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor
 
 from hurricane_ode.config import ModelConfig
-from hurricane_ode.models.base import ForecastModel, ModelInputs, ModelOutput, register_model
+from hurricane_ode.models.base import ModelInputs, ModelOutput, ParameterFreeModel, register_model
 
 __all__ = ["Persistence", "latest_observed_indices"]
 
@@ -38,7 +36,7 @@ def latest_observed_indices(input_times: Tensor, mask: Tensor, query_times: Tens
 
 
 @register_model("persistence")
-class Persistence(ForecastModel):
+class Persistence(ParameterFreeModel):
     """Repeat the latest observed input frame at every query time (no parameters).
 
     Parameters
@@ -48,17 +46,6 @@ class Persistence(ForecastModel):
     """
 
     model_name = "persistence"
-    trainable = False
-    """No trainable parameters: the trainer must not build an optimiser for it."""
-    downsamples = False
-
-    def __init__(self, in_channels: int = 3) -> None:
-        super().__init__(ModelConfig(name="persistence", in_channels=in_channels))
-
-    @classmethod
-    def from_config(cls, config: ModelConfig, **kwargs: Any) -> Persistence:
-        """The model for ``config`` (only ``in_channels`` matters)."""
-        return cls(in_channels=config.in_channels, **kwargs)
 
     def predict(self, x: ModelInputs) -> ModelOutput:
         """inputs ``[B, T, C, H, W]``, times ``[B, T]`` / ``[B, K]`` -> frames ``[B, K, C, H, W]``."""
@@ -69,4 +56,4 @@ class Persistence(ForecastModel):
 
 def build_persistence(config: ModelConfig) -> Persistence:
     """Factory for :class:`Persistence`."""
-    return Persistence.from_config(config)
+    return Persistence(in_channels=config.in_channels)
