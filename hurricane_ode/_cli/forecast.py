@@ -16,7 +16,6 @@ DESCRIPTION = (
 )
 
 
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = HelpFormatter
     parser.add_argument(

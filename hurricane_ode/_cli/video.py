@@ -18,7 +18,6 @@ DESCRIPTION = (
 )
 
 
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = HelpFormatter
     parser.add_argument("--input", required=True, metavar="VIDEO", help="video file or folder of frame images")
