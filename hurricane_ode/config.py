@@ -13,16 +13,13 @@ lambda_img = lambda_seq = 0.003, 5 inputs with gaps up to 48 h, 5 outputs at
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hurricane_ode._config_checks import validate_config
-from hurricane_ode._yaml import read_yaml
-from hurricane_ode.errors import ConfigError, ConfigKeyError, ConfigTypeError
+from hurricane_ode._yaml import build_dataclass, read_yaml
+from hurricane_ode.errors import ConfigError
 
 __all__ = [
     "DataConfig",
@@ -290,43 +287,6 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-def _coerce(tp: Any, value: Any, where: str) -> Any:
-    """Convert a YAML value to the annotated type ``tp`` (dataclasses, tuples, optionals)."""
-    origin = typing.get_origin(tp)
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigTypeError(f"config: {where} must be a mapping, got {type(value).__name__}")
-        return _build(tp, value, where)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None:
-            return None
-        return _coerce(args[0], value, where)
-    if origin is tuple:
-        return tuple(value)
-    if origin is list:
-        return list(value)
-    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if tp is int and isinstance(value, float) and value.is_integer():
-        return int(value)
-    if tp in (int, float, str, bool) and not isinstance(value, tp):
-        raise ConfigTypeError(f"config: {where} must be {tp.__name__}, got {value!r}")
-    return value
-
-
-def _build(cls: type, values: dict, where: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigKeyError(
-            f"config: unknown key(s) {unknown} in section '{where}'; expected some of {sorted(known)}"
-        )
-    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}") for k, v in values.items()}
-    return cls(**kwargs)
-
-
 def config_from_dict(values: dict | None) -> Config:
     """Build a :class:`Config` from nested dicts; missing keys take their defaults.
 
@@ -340,7 +300,7 @@ def config_from_dict(values: dict | None) -> Config:
     Config
         Validated with :func:`validate_config` (a value out of range raises ConfigError).
     """
-    config = _build(Config, values or {}, "config")
+    config = build_dataclass(Config, values or {}, "config")
     validate_config(config)
     return config
 
@@ -352,7 +312,7 @@ def runtime_free_differences(saved: dict, wanted: dict) -> list[str]:
     existed compares equal on that key when the request uses its default.
     """
     try:
-        saved = config_to_dict(_build(Config, saved, "config"))
+        saved = config_to_dict(build_dataclass(Config, saved, "config"))
     except (KeyError, TypeError):
         pass  # a key since removed: compare as stored
     a, b = _flatten(saved), _flatten(wanted)
