@@ -279,7 +279,19 @@ class TrainConfig:
 
 @dataclass
 class Config:
-    """Everything one training run needs."""
+    """Everything one training run needs.
+
+    Parameters
+    ----------
+    data : DataConfig
+        Where clips come from and how they are sampled.
+    model : ModelConfig
+        Which model and its architecture.
+    loss : LossConfig
+        Loss terms and their weights.
+    train : TrainConfig
+        Optimiser, schedule, checkpoints and runtime options.
+    """
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -343,7 +355,19 @@ def config_to_dict(config: Config) -> dict:
 
 
 def load_config(path: str | Path) -> Config:
-    """Read a YAML config file. Errors name the file."""
+    """Read a YAML config file (``configs/*.yaml``); missing keys take their defaults.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file: sections ``data``, ``model``, ``loss``, ``train``.
+
+    Returns
+    -------
+    Config
+        The validated config. Errors (missing file, bad YAML, unknown key, value out of
+        range) name the file.
+    """
     path = Path(path)
     values = read_yaml(path, "config file")
     try:

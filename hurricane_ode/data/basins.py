@@ -42,14 +42,8 @@ from hurricane_ode.data.regrid import (
 from hurricane_ode.errors import InputError, InputTypeError
 
 __all__ = [
-    "Basin",
-    "load_basins",
-    "basin_names",
-    "partitions",
-    "get_basin",
-    "tile_basin",
-    "conservative_weights",
-]
+    "Basin", "load_basins", "basin_names", "partitions", "get_basin", "tile_basin", "conservative_weights",
+]  # fmt: skip
 
 _EPS = 1e-6
 _BBOX_RE = re.compile(r"^\s*bbox\s*:\s*(.+)$", re.IGNORECASE)
@@ -168,11 +162,18 @@ def _bbox_name(lat_min: float, lat_max: float, lon_min: float, lon_max: float) -
 
 
 def get_basin(spec: str | Basin | Sequence[float]) -> Basin:
-    """Resolve a basin: a name (``"natl"``), ``"bbox:LAT_MIN,LAT_MAX,LON_MIN,LON_MAX"``, a 4-tuple
-    ``(lat_min, lat_max, lon_min, lon_max)`` or a :class:`Basin` (returned as is).
+    """Resolve a basin.
 
-    Custom boxes are named ``bbox_<bounds>`` (``-`` -> ``m``, ``.`` -> ``p``), usable as a Zarr
-    group name. Unknown names raise ``ValueError`` listing the known basins.
+    Parameters
+    ----------
+    spec : a name (``"natl"``), ``"bbox:LAT_MIN,LAT_MAX,LON_MIN,LON_MAX"``, a 4-tuple
+        ``(lat_min, lat_max, lon_min, lon_max)`` or a :class:`Basin` (returned as is).
+
+    Returns
+    -------
+    Basin
+        Custom boxes are named ``bbox_<bounds>`` (``-`` -> ``m``, ``.`` -> ``p``), usable as a
+        Zarr group name. Unknown names raise ``ValueError`` listing the known basins.
     """
     if isinstance(spec, Basin):
         return spec

@@ -172,19 +172,22 @@ def _load_backbone_file(path: Path) -> dict[str, Tensor]:
 class LPIPS(nn.Module):
     """LPIPS v0.1 distance with the AlexNet backbone (lower = more similar, 0 for identical).
 
-    Args:
-        backbone_state_dict: AlexNet weights with keys ``features.N.*`` (a full
-            torchvision AlexNet state dict also works). Given in tests with
-            :func:`make_test_backbone_state_dict`; label it with ``backbone_label``.
-        backbone_path: file to read the backbone from; default
-            :func:`default_backbone_path`.
-        linear_state_dict: LPIPS linear layers (keys ``lin{i}.model.1.weight``);
-            default: read from the installed ``lpips`` wheel.
-        allow_untrained_backbone_for_testing: use seeded random backbone weights
-            when nothing is given. Tests only; ``is_real`` is then False.
-        value_range: ``(lo, hi)`` of the input data, mapped (after clipping) to ``[-1, 1]``.
-        channel_mode: ``auto`` | ``rgb`` | ``per_channel`` (see module docstring).
-        chunk_size: frames per forward pass (bounds memory).
+    Parameters
+    ----------
+    backbone_state_dict : AlexNet weights with keys ``features.N.*`` (a full
+        torchvision AlexNet state dict also works). Given in tests with
+        :func:`make_test_backbone_state_dict`; label it with ``backbone_label``.
+    backbone_path : file to read the backbone from; default
+        :func:`default_backbone_path`.
+    linear_state_dict : LPIPS linear layers (keys ``lin{i}.model.1.weight``);
+        default: read from the installed ``lpips`` wheel.
+    allow_untrained_backbone_for_testing : use seeded random backbone weights
+        when nothing is given. Tests only; ``is_real`` is then False.
+    value_range : ``(lo, hi)`` of the input data, mapped (after clipping) to ``[-1, 1]``.
+    channel_mode : ``auto`` | ``rgb`` | ``per_channel`` (see module docstring).
+    chunk_size : frames per forward pass (bounds memory).
+    backbone_label : how ``backbone_state_dict`` is named in errors and in
+        ``backbone_source``.
     """
 
     shift: Tensor  # buffers: the ImageNet-style input scaling of LPIPS v0.1, [1, 3, 1, 1]

@@ -208,11 +208,20 @@ def track_errors(
 ) -> pd.DataFrame:
     """Track and intensity errors per lead time (see :func:`match_tracks` for the matching).
 
+    Parameters
+    ----------
+    forecast, truth, init_time, max_distance_km, truth_id, valid_times, calendar
+        As :func:`match_tracks`: the forecast and true centres, the initial time leads count
+        from, the largest distance of a hit (km), the truth's id column, the valid times
+        scored and the calendar of ISO-string times.
+
     Returns
     -------
-    Columns: ``lead_time_h``, ``n_true`` (true centres at that time), ``n_matched`` (hits),
-    ``n_missed``, ``n_false_alarms``, ``pod``, ``far``, ``track_error_km`` (mean over hits),
-    ``psl_bias_pa`` / ``psl_mae_pa`` / ``psl_mae_hpa``, ``wind_bias_ms`` / ``wind_mae_ms``.
+    pandas.DataFrame
+        One row per lead time; columns ``lead_time_h``, ``n_true`` (true centres at that
+        time), ``n_matched`` (hits), ``n_missed``, ``n_false_alarms``, ``pod``, ``far``,
+        ``track_error_km`` (mean over hits), ``psl_bias_pa`` / ``psl_mae_pa`` /
+        ``psl_mae_hpa``, ``wind_bias_ms`` / ``wind_mae_ms``.
     """
     m = match_tracks(forecast, truth, init_time, max_distance_km, truth_id, valid_times, calendar)
     out = []

@@ -248,9 +248,25 @@ def link_tracks(
     to a centre within ``max_speed_kmh * dt`` km; pairs are taken greedily,
     closest first, each track and centre used once; unmatched centres start
     new tracks. Tracks with fewer than ``min_points`` centres are dropped.
-    Returns ``centres`` plus an integer ``track_id`` (0, 1, ... in order of
-    first appearance), sorted by ``track_id`` then time. ``calendar``: how ISO-string
-    times are read (cftime times carry their own).
+
+    Parameters
+    ----------
+    centres : pandas.DataFrame
+        Columns ``time``, ``lat``, ``lon`` (degrees), e.g. from :func:`find_centres`.
+    max_speed_kmh : float
+        Fastest plausible translation (km per hour).
+    max_gap_h : float
+        Longest gap (hours) a track may bridge.
+    min_points : int
+        Shortest track kept (centres).
+    calendar : str
+        How ISO-string times are read (cftime times carry their own).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``centres`` plus an integer ``track_id`` (0, 1, ... in order of first appearance),
+        sorted by ``track_id`` then time.
     """
     for c in ("time", "lat", "lon"):
         if c not in centres.columns:
