@@ -11,9 +11,10 @@ setup:
 demo: setup
 	$(VENV)/bin/hurricane-ode demo --output demo_output
 
-## Set up, then lint and run the test suite (CPU, a few minutes).
+## Set up, then lint, type-check and run the test suite (CPU, a few minutes).
 test: setup
 	$(VENV)/bin/ruff check hurricane_ode tests benchmarks
+	$(VENV)/bin/mypy hurricane_ode
 	$(PY) -m pytest -q
 
 lint: setup
@@ -25,4 +26,4 @@ format:
 	$(VENV)/bin/ruff check --fix hurricane_ode tests benchmarks
 
 clean:
-	rm -rf demo_output .pytest_cache .ruff_cache
+	rm -rf demo_output .pytest_cache .ruff_cache .mypy_cache

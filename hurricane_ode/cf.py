@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 import cftime
 import numpy as np
@@ -21,7 +22,7 @@ from hurricane_ode.data.schema import CF_ATTRS
 from hurricane_ode.errors import InputError
 from hurricane_ode.timeutil import hours_between
 
-__all__ = ["VARIABLE_ATTRS", "forecast_dataset"]
+__all__ = ["VARIABLE_ATTRS", "forecast_dataset", "finish_cf", "lead_timedelta"]
 
 #: CF attributes of the variables hurricane_ode knows (the reader's standardised attributes);
 #: other channels keep what they had.
@@ -95,16 +96,42 @@ def forecast_dataset(
     ds = xr.decode_cf(ds, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True), decode_timedelta=False)
     # Friendly aliases asked for by users: a timedelta ``lead_time`` and a scalar ``init_time``.
     ds = ds.assign_coords(
-        lead_time=("time", np.round(lead_h * 3600e9).astype("int64").astype("timedelta64[ns]"), {"long_name": "lead time after the last input frame"}),
+        lead_time=("time", lead_timedelta(lead_h), {"long_name": "lead time after the last input frame"}),
         init_time=((), ds["forecast_reference_time"].values, {"long_name": "initialisation time (last input frame)"}),
     )
+    return finish_cf(ds, ("time", "forecast_reference_time", "init_time"), units, calendar,
+                     "hurricane_ode Vid-ODE forecast", attrs)
+
+
+def lead_timedelta(hours: Any) -> np.ndarray:
+    """Lead times in hours as ``timedelta64[ns]`` (rounded to the nanosecond)."""
+    return np.round(np.asarray(hours) * 3600e9).astype("int64").astype("timedelta64[ns]")
+
+
+def finish_cf(ds: xr.Dataset, time_names: Sequence[str], units: str, calendar: str, title: str,
+              attrs: Mapping[str, Any] | None) -> xr.Dataset:
+    """The last step of a CF output: encodings and global attributes.
+
+    Parameters
+    ----------
+    ds : a decoded dataset with a ``lead_time`` coordinate (timedelta).
+    time_names : the (cftime) time coordinates, encoded as ``units`` in ``calendar``.
+    units, calendar : CF time units (``hours since ...``) and calendar.
+    title : the ``title`` attribute.
+    attrs : further global attributes (they win over the defaults).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds``, its encodings and attributes set.
+    """
     ds["lead_time"].encoding.update({"units": "hours", "dtype": "float64"})
-    for name in ("time", "forecast_reference_time", "init_time"):
+    for name in time_names:
         ds[name].encoding.update({"units": units, "calendar": calendar, "dtype": "float64"})
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     ds.attrs = {
         "Conventions": "CF-1.8",
-        "title": "hurricane_ode Vid-ODE forecast",
+        "title": title,
         "institution": "hurricane_ode",
         "source": "hurricane_ode (Vid-ODE, Park et al. 2021)",
         "history": f"{now} created by hurricane_ode",

@@ -21,6 +21,8 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import NoReturn
 
 from hurricane_ode import __version__
 from hurricane_ode.errors import HurricaneODEError
@@ -49,7 +51,7 @@ OUTPUT_LOCKS: dict[str, tuple[str, bool]] = {
 }
 
 
-def _available() -> dict[str, object]:
+def _available() -> dict[str, ModuleType]:
     return {
         name: importlib.import_module(f"hurricane_ode._cli.{m}") for name, m in SUBCOMMANDS.items()
     }
@@ -58,7 +60,7 @@ def _available() -> dict[str, object]:
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line (the usage is behind ``--help``)."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

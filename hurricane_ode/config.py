@@ -13,17 +13,13 @@ lambda_img = lambda_seq = 0.003, 5 inputs with gaps up to 48 h, 5 outputs at
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hurricane_ode._config_checks import validate_config
-from hurricane_ode.errors import ConfigError, ConfigKeyError, ConfigTypeError
+from hurricane_ode._yaml import build_dataclass, read_yaml
+from hurricane_ode.errors import ConfigError
 
 __all__ = [
     "DataConfig", "SamplingConfig", "ModelConfig", "SolverConfig", "LossConfig", "TrainConfig",
@@ -285,49 +281,24 @@ class TrainConfig:
 
 @dataclass
 class Config:
-    """Everything one training run needs."""
+    """Everything one training run needs.
+
+    Parameters
+    ----------
+    data : DataConfig
+        Where clips come from and how they are sampled.
+    model : ModelConfig
+        Which model and its architecture.
+    loss : LossConfig
+        Loss terms and their weights.
+    train : TrainConfig
+        Optimiser, schedule, checkpoints and runtime options.
+    """
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-
-
-def _coerce(tp: Any, value: Any, where: str) -> Any:
-    """Convert a YAML value to the annotated type ``tp`` (dataclasses, tuples, optionals)."""
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigTypeError(f"config: {where} must be a mapping, got {type(value).__name__}")
-        return _build(tp, value, where)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None:
-            return None
-        return _coerce(args[0], value, where)
-    if origin is tuple:
-        return tuple(value)
-    if origin is list:
-        return list(value)
-    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if tp is int and isinstance(value, float) and value.is_integer():
-        return int(value)
-    if tp in (int, float, str, bool) and not isinstance(value, tp):
-        raise ConfigTypeError(f"config: {where} must be {tp.__name__}, got {value!r}")
-    return value
-
-
-def _build(cls: type, values: dict, where: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigKeyError(
-            f"config: unknown key(s) {unknown} in section '{where}'; expected some of {sorted(known)}"
-        )
-    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}") for k, v in values.items()}
-    return cls(**kwargs)
 
 
 def config_from_dict(values: dict | None) -> Config:
@@ -343,7 +314,7 @@ def config_from_dict(values: dict | None) -> Config:
     Config
         Validated with :func:`validate_config` (a value out of range raises ConfigError).
     """
-    config = _build(Config, values or {}, "config")
+    config = build_dataclass(Config, values or {}, "config")
     validate_config(config)
     return config
 
@@ -355,7 +326,7 @@ def runtime_free_differences(saved: dict, wanted: dict) -> list[str]:
     existed compares equal on that key when the request uses its default.
     """
     try:
-        saved = config_to_dict(_build(Config, saved, "config"))
+        saved = config_to_dict(build_dataclass(Config, saved, "config"))
     except (KeyError, TypeError):
         pass  # a key since removed: compare as stored
     a, b = _flatten(saved), _flatten(wanted)
@@ -386,14 +357,21 @@ def config_to_dict(config: Config) -> dict:
 
 
 def load_config(path: str | Path) -> Config:
-    """Read a YAML config file. Errors name the file."""
+    """Read a YAML config file (``configs/*.yaml``); missing keys take their defaults.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file: sections ``data``, ``model``, ``loss``, ``train``.
+
+    Returns
+    -------
+    Config
+        The validated config. Errors (missing file, bad YAML, unknown key, value out of
+        range) name the file.
+    """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"config file not found: {path}")
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    values = read_yaml(path, "config file")
     try:
         return config_from_dict(values)
     except (KeyError, TypeError, ConfigError) as exc:

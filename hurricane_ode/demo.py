@@ -113,5 +113,6 @@ def run_demo(
     from hurricane_ode.plotting.maps import plot_forecast_maps
 
     truth = open_tiles(tiles, s.basin).sel(time=times)
-    png = plot_forecast_maps(ds, truth, out / f"forecast_{s.basin}.png", tracks=world.tracks)
-    return DemoResult(forecast=nc, map_png=Path(png), tiles=tiles, world=world.directory)
+    png = out / f"forecast_{s.basin}.png"
+    plot_forecast_maps(ds, truth, png, tracks=world.tracks).clear()  # written; the Figure is not kept
+    return DemoResult(forecast=nc, map_png=png, tiles=tiles, world=world.directory)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import errno
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import xarray as xr
 
@@ -108,9 +109,9 @@ def _writer_for(path: Path) -> WriteFn:
     return WRITERS[suffix]
 
 
-def _encoding(ds: xr.Dataset) -> dict[str, dict]:
+def _encoding(ds: xr.Dataset) -> dict[Hashable, dict[str, Any]]:
     """CF-friendly encoding: no _FillValue on coordinates, float32 data with NaN fill."""
-    enc: dict[str, dict] = {}
+    enc: dict[Hashable, dict[str, Any]] = {}
     for name in ds.coords:
         enc[name] = {"_FillValue": None}
     for name, var in ds.data_vars.items():

@@ -31,7 +31,8 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from hurricane_ode.errors import OutputError, OutputExistsError
@@ -40,6 +41,7 @@ __all__ = [
     "OWNER_ATTR", "OutputDirectoryError", "OutputNotADirectoryError", "OutputPermissionError",
     "check_parent", "check_output_dir", "check_replaceable", "check_work_dir",
     "clean_stale", "replace_path", "remove_path", "restate_os_error", "owner_reason",
+    "atomic_file",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -291,3 +293,29 @@ def remove_path(path: Path) -> None:
         shutil.rmtree(path)
     else:
         path.unlink()
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Write a file under a hidden temporary name, renamed onto ``path`` only when complete.
+
+    Parameters
+    ----------
+    path
+        The final file name (its directory must exist).
+
+    Yields
+    ------
+    Path
+        The temporary sibling to write (``.NAME.tmp-<8 hex digits>``, the pattern
+        :func:`clean_stale` removes); it is renamed onto ``path`` when the block ends without
+        an exception and removed when it raises.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.lexists(tmp):
+            remove_path(tmp)

@@ -18,7 +18,9 @@ import numpy as np
 
 from hurricane_ode.errors import InputError, InputTypeError
 
-__all__ = ["parse_time", "parse_times", "hours_between", "to_cftime", "calendar_of", "ISO_TIME"]
+__all__ = [
+    "parse_time", "parse_times", "hours_between", "to_cftime", "calendar_of", "time_key", "ISO_TIME",
+]  # fmt: skip
 
 #: ISO time ``YYYY-MM-DD[THH[:MM[:SS]]]`` (the one regex for user and CSV times)
 ISO_TIME = _ISO = re.compile(
@@ -221,3 +223,23 @@ def hours_between(times: Any, origin: Any) -> np.ndarray:
             raise InputTypeError(f"hours_between: time {t!r} minus origin is not a timedelta ({delta!r})")
         out[k] = delta / _dt.timedelta(hours=1)
     return out.reshape(arr.shape)
+
+
+def time_key(t: Any) -> str:
+    """A calendar-agnostic key ``YYYY-MM-DDTHH:MM:SS`` for matching times across tables.
+
+    Parameters
+    ----------
+    t : a cftime / datetime value, a ``numpy.datetime64`` or an ISO string
+        (``YYYY-MM-DD HH:MM:SS`` or with ``T``).
+
+    Returns
+    -------
+    str
+        The time to the second, without any calendar arithmetic (a string is only trimmed).
+    """
+    if isinstance(t, str):
+        return t.strip().replace(" ", "T")[:19]
+    if isinstance(t, np.datetime64):
+        return str(t.astype("datetime64[s]"))
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"

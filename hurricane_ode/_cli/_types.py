@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
+from typing import TypeVar
+
+_Number = TypeVar("_Number", int, float)
 
 
-def _positive(text: str, cast: type, what: str) -> int | float:
+def _positive(text: str, cast: Callable[[str], _Number], what: str) -> _Number:
     """``cast(text)`` when it is finite and > 0, else an ``ArgumentTypeError`` saying ``what``."""
     try:
         value = cast(text)
@@ -47,3 +51,12 @@ def positive_float(text: str) -> float:
         The value.
     """
     return _positive(text, float, "a positive number")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults only where they say something (not None / False / required options)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.required or action.default in (None, False):
+            return action.help or ""
+        return super()._get_help_string(action) or ""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from hurricane_ode._cli._types import HelpFormatter
+
 HELP = "run the built-in demo: forecast a synthetic North Atlantic storm, write NetCDF + PNG map"
 DESCRIPTION = (
     "Make (or reuse from the cache) the synthetic demo world, tile the North Atlantic, forecast "
@@ -15,9 +17,7 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from hurricane_ode._cli.forecast import _HelpFormatter
-
-    parser.formatter_class = _HelpFormatter
+    parser.formatter_class = HelpFormatter
     parser.add_argument(
         "--output", default="demo_output", metavar="DIR",
         help="directory for forecast_natl.nc and forecast_natl.png (created if missing)",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from hurricane_ode._cli._types import HelpFormatter
+
 HELP = "forecast U850/V850/PSL of a basin at any times from sparse inputs; write NetCDF or Zarr"
 DESCRIPTION = (
     "Forecast U850/V850 (m s-1) and PSL (Pa) of one basin at the requested times from sparse, "
@@ -14,17 +16,8 @@ DESCRIPTION = (
 )
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Show defaults only where they say something (not None / False / required options)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.required or action.default in (None, False):
-            return action.help or ""
-        return super()._get_help_string(action)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = _HelpFormatter
+    parser.formatter_class = HelpFormatter
     parser.add_argument(
         "--basin", required=True,
         help="basin name (natl, wpac, epac, nio, sio, spac ...) or 'bbox:LAT_MIN,LAT_MAX,LON_MIN,LON_MAX'",
@@ -94,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     path = write_dataset(ds, output, overwrite=args.overwrite)
     lead = ds["forecast_period"].values
     print(f"wrote {path}")
-    print(f"  basin {ds.attrs['basin']}: {', '.join(ds.data_vars)} on {ds.sizes['lat']} x {ds.sizes['lon']} (lat x lon)")
+    print(f"  basin {ds.attrs['basin']}: {', '.join(map(str, ds.data_vars))} on {ds.sizes['lat']} x {ds.sizes['lon']} (lat x lon)")
     print(f"  {ds.sizes['time']} time(s) {ds.time.values[0]} .. {ds.time.values[-1]} ({ds.attrs['calendar']} calendar)")
     print(f"  lead {lead.min():g} .. {lead.max():g} h after the last input {ds.init_time.values}")
     print(f"  inputs: {ds.attrs['input_times']}")

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     lead = ds["forecast_period"].values
     print(f"wrote {path} in {time.perf_counter() - t0:.1f} s")
     print(f"  model {ds.attrs['model']} ({ds.attrs['checkpoint']}); normalisation {ds.attrs['normalisation']}")
-    print(f"  basin {ds.attrs['basin']}: {', '.join(ds.data_vars)} on {ds.sizes['lat']} x {ds.sizes['lon']}")
+    print(f"  basin {ds.attrs['basin']}: {', '.join(map(str, ds.data_vars))} on {ds.sizes['lat']} x {ds.sizes['lon']}")
     print(f"  {ds.sizes['init_time']} initial time(s) {ds.init_time.values[0]} .. {ds.init_time.values[-1]}; "
           f"{lead.size} lead(s) {lead.min():g} .. {lead.max():g} h")
     print(f"  inputs: {ds.attrs['input_selection']}")

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hurricane_ode.errors import InputError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 HELP = "draw wind-vector maps, track maps or error curves (PNG; needs the 'plot' extra)"
 DESCRIPTION = (
@@ -97,7 +101,7 @@ def _region(text: str | None) -> tuple[float, float, float, float] | None:
         box = ()
     if len(box) != 4:
         raise InputError(f"--region '{text}' must be four numbers LAT0,LAT1,LON0,LON1")
-    return box  # type: ignore[return-value]
+    return box
 
 
 def _as_forecast(ds, init: str | None):
@@ -117,14 +121,13 @@ def _as_forecast(ds, init: str | None):
     return one.drop_vars(["lead_time"], errors="ignore")
 
 
-def _map(args: argparse.Namespace) -> Path:
-    from hurricane_ode.plotting._common import save_png
+def _map(args: argparse.Namespace) -> Figure:
     from hurricane_ode.plotting.maps import plot_forecast_maps, plot_wind_map
 
     fc = _as_forecast(_open(args.forecast), args.init)
     if args.truth is None:
-        ax = plot_wind_map(fc, time=args.time, stride=args.stride, coastlines=not args.no_coastlines)
-        return save_png(ax.figure, args.output)
+        return plot_wind_map(fc, time=args.time, stride=args.stride,
+                             coastlines=not args.no_coastlines, path=args.output)
     basin = args.basin or fc.attrs.get("basin")
     if not basin:
         raise InputError("--basin is needed: the forecast file has no 'basin' attribute")
@@ -149,7 +152,7 @@ def _map(args: argparse.Namespace) -> Path:
                               region=_region(args.region), storm=args.storm)
 
 
-def _tracks(args: argparse.Namespace) -> Path:
+def _tracks(args: argparse.Namespace) -> Figure:
     from hurricane_ode.plotting.maps import plot_track_map
 
     forecast_tracks = args.forecast_tracks
@@ -162,16 +165,15 @@ def _tracks(args: argparse.Namespace) -> Path:
                           restrict_to_forecast=not args.all_times)
 
 
-def _scores(args: argparse.Namespace) -> Path:
+def _scores(args: argparse.Namespace) -> Figure:
     from hurricane_ode.plotting.curves import plot_scores
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
-    plot_scores(args.scores, metrics, path=args.output, labels=labels)
-    return Path(args.output)
+    return plot_scores(args.scores, metrics, path=args.output, labels=labels)
 
 
-def _curves(args: argparse.Namespace) -> Path:
+def _curves(args: argparse.Namespace) -> Figure:
     from hurricane_ode.plotting.curves import plot_error_vs_lead, plot_sampling_rate_curves
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
@@ -183,12 +185,14 @@ def _curves(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hurricane_ode.plotting._common import png_path
     from hurricane_ode.plotting.coastlines import CoastlineDataError, PlotDependencyError
 
     try:
-        out = {"map": _map, "tracks": _tracks, "curves": _curves, "scores": _scores}[args.figure](args)
+        fig = {"map": _map, "tracks": _tracks, "curves": _curves, "scores": _scores}[args.figure](args)
     except (PlotDependencyError, CoastlineDataError) as exc:
         print(f"hurricane-ode plot: error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {out}")
+    fig.clear()  # written; release it (not pyplot-managed, nothing else holds it)
+    print(f"wrote {png_path(args.output)}")
     return 0

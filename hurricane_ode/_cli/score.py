@@ -43,9 +43,9 @@ def _tracker(text: str | None) -> dict[str, Any] | None:
             raise InputError(f"--tracker: unknown key '{key}'; known: {', '.join(known)}")
         try:
             if key == "refine":
-                out[key] = value.strip().lower() in ("1", "true", "yes", "on")  # type: ignore[assignment]
+                out[key] = value.strip().lower() in ("1", "true", "yes", "on")
             elif value.strip().lower() == "none" and key in ("psl_threshold_pa", "min_anomaly_pa"):
-                out[key] = None  # type: ignore[assignment]
+                out[key] = None
             else:
                 out[key] = int(value) if key == "n_bearings" else float(value)
         except ValueError:

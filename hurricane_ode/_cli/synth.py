@@ -68,8 +68,7 @@ def load_climate(path: str | None, background: str | None = None):
     """
     from pathlib import Path
 
-    import yaml
-
+    from hurricane_ode._yaml import read_yaml
     from hurricane_ode.data.synthetic import Climate
     from hurricane_ode.errors import ConfigError, InputError
 
@@ -78,10 +77,7 @@ def load_climate(path: str | None, background: str | None = None):
         p = Path(path)
         if not p.is_file():
             raise InputError(f"--climate file {p} does not exist")
-        try:
-            values = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--climate file {p} is not valid YAML/JSON: {exc}") from None
+        values = read_yaml(p, "--climate file")
         if not isinstance(values, dict):
             raise ConfigError(f"--climate file {p} must hold a mapping of Climate knobs")
         values = values.get("climate", values)

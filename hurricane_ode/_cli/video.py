@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from hurricane_ode._cli._types import HelpFormatter
 from hurricane_ode.errors import InputError
 
 HELP = "forecast frames of a video file (MP4/AVI/GIF or a frame folder); write PNGs and an MP4/GIF"
@@ -17,17 +18,8 @@ DESCRIPTION = (
 )
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Show defaults only where they say something (not None / required options)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.required or action.default is None:
-            return action.help or ""
-        return super()._get_help_string(action)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = _HelpFormatter
+    parser.formatter_class = HelpFormatter
     parser.add_argument("--input", required=True, metavar="VIDEO", help="video file or folder of frame images")
     parser.add_argument("--output", required=True, metavar="DIR", help="output folder")
     parser.add_argument(

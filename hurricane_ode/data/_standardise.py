@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,7 @@ def clean_values(x: Any, factor: float = 1.0, out: np.ndarray | None = None) -> 
     return out.astype(np.float32, copy=False)
 
 
-def _find(names: Sequence[str], pool: Iterable[str]) -> str | None:
+def _find(names: Sequence[str], pool: Iterable[Hashable]) -> str | None:
     available = set(pool)
     for name in names:
         if name in available:
@@ -116,7 +116,7 @@ def _standardise_coords(ds: xr.Dataset, path: Any, layout: FileLayout) -> xr.Dat
     lon_var = _find(_COORD_ALIASES["lon"], ds.variables)
     if lat_var and lon_var and ds[lat_var].ndim == 1 and ds[lat_var].dims == ds[lon_var].dims:
         if ds[lat_var].dims[0] not in (lat_var, lon_var):
-            unstructured.append(ds[lat_var].dims[0])
+            unstructured.append(str(ds[lat_var].dims[0]))
     if unstructured:
         d = unstructured[0]
         raise CAM5FormatError(
@@ -126,7 +126,7 @@ def _standardise_coords(ds: xr.Dataset, path: Any, layout: FileLayout) -> xr.Dat
         )
     renames: dict[str, str] = {}
     for canonical, names in _COORD_ALIASES.items():
-        found = _find(names, list(ds.variables) + list(ds.dims))
+        found = _find(names, [*ds.variables, *ds.dims])
         if found is None:
             raise CAM5FormatError(
                 f"{path}: no '{canonical}' coordinate (looked for {', '.join(names)})"

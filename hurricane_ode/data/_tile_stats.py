@@ -6,9 +6,12 @@ A mixin of :class:`hurricane_ode.data.tile_dataset.TileClipDataset`, kept apart 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+import xarray as xr
 
 from hurricane_ode.data._chunks import merge, moments
 from hurricane_ode.errors import InputError, InputKeyError
@@ -22,6 +25,17 @@ class NormStatsMixin:
 
     _stats: dict[str, dict[str, float]] | None
     train_moments: dict[str, tuple[int, float, float]] | None
+    # provided by the dataset class (declared here for the type checker)
+    _ds: xr.Dataset
+    _data: np.ndarray | None
+    _where: str
+    variables: tuple[str, ...]
+    train_range: tuple[int, int]
+    split_range: tuple[int, int]
+    normalize: bool
+    if TYPE_CHECKING:
+
+        def _read_block(self, lo: int, hi: int, variables: Sequence[str] | None = None) -> np.ndarray: ...
 
     def _train_moments(self) -> dict[str, tuple[int, float, float]]:
         """(count, mean, M2) of each channel over the train period's frames."""

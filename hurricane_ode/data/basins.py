@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-import yaml
 
+from hurricane_ode._yaml import read_yaml
 from hurricane_ode.data.regrid import (
     MIN_VALID_FRACTION,
     basin_weights,
@@ -42,14 +42,8 @@ from hurricane_ode.data.regrid import (
 from hurricane_ode.errors import InputError, InputTypeError
 
 __all__ = [
-    "Basin",
-    "load_basins",
-    "basin_names",
-    "partitions",
-    "get_basin",
-    "tile_basin",
-    "conservative_weights",
-]
+    "Basin", "load_basins", "basin_names", "partitions", "get_basin", "tile_basin", "conservative_weights",
+]  # fmt: skip
 
 _EPS = 1e-6
 _BBOX_RE = re.compile(r"^\s*bbox\s*:\s*(.+)$", re.IGNORECASE)
@@ -125,12 +119,7 @@ def _bundled_yaml() -> Path:
 @functools.lru_cache(maxsize=8)
 def _load(path: str) -> tuple[dict[str, Basin], dict[str, tuple[str, ...]]]:
     p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"basins file not found: {p}")
-    try:
-        raw = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise InputError(f"basins file {p} is not valid YAML: {exc}") from exc
+    raw = read_yaml(p, "basins file", InputError)
     if not isinstance(raw.get("basins"), dict):
         raise InputError(
             f"basins file {p}: expected a top-level mapping 'basins: {{name: {{...}}}}'"
@@ -173,11 +162,18 @@ def _bbox_name(lat_min: float, lat_max: float, lon_min: float, lon_max: float) -
 
 
 def get_basin(spec: str | Basin | Sequence[float]) -> Basin:
-    """Resolve a basin: a name (``"natl"``), ``"bbox:LAT_MIN,LAT_MAX,LON_MIN,LON_MAX"``, a 4-tuple
-    ``(lat_min, lat_max, lon_min, lon_max)`` or a :class:`Basin` (returned as is).
+    """Resolve a basin.
 
-    Custom boxes are named ``bbox_<bounds>`` (``-`` -> ``m``, ``.`` -> ``p``), usable as a Zarr
-    group name. Unknown names raise ``ValueError`` listing the known basins.
+    Parameters
+    ----------
+    spec : a name (``"natl"``), ``"bbox:LAT_MIN,LAT_MAX,LON_MIN,LON_MAX"``, a 4-tuple
+        ``(lat_min, lat_max, lon_min, lon_max)`` or a :class:`Basin` (returned as is).
+
+    Returns
+    -------
+    Basin
+        Custom boxes are named ``bbox_<bounds>`` (``-`` -> ``m``, ``.`` -> ``p``), usable as a
+        Zarr group name. Unknown names raise ``ValueError`` listing the known basins.
     """
     if isinstance(spec, Basin):
         return spec
@@ -202,14 +198,15 @@ def get_basin(spec: str | Basin | Sequence[float]) -> Basin:
             )
         spec = values
     try:
-        values = [float(v) for v in spec]  # type: ignore[union-attr]
+        values = [float(v) for v in spec]
     except (TypeError, ValueError):
         values = []
     if len(values) != 4:
         raise InputError(
             f"basin must be a name, 'bbox:...' string or (lat_min, lat_max, lon_min, lon_max), got {spec!r}"
         )
-    return Basin(_bbox_name(*values), *values, description="custom box")
+    lat_min, lat_max, lon_min, lon_max = values
+    return Basin(_bbox_name(*values), lat_min, lat_max, lon_min, lon_max, description="custom box")
 
 
 def _check_grid(ds: xr.Dataset) -> None:

@@ -211,7 +211,7 @@ def scan_cam5(
     )
     out = out.chunk(chunk_spec)
     for name in out.data_vars:
-        out[name].attrs = dict(CF_ATTRS.get(name, {}))
+        out[name].attrs = dict(CF_ATTRS.get(str(name), {}))
     out["time"].attrs = {"standard_name": "time", "long_name": "time", "axis": "T"}
     out["time"].encoding = {k: v for k, v in (("units", time_units), ("calendar", calendar)) if v}
     attrs = {

@@ -33,7 +33,23 @@ __all__ = ["Clip", "collate_clips"]
 
 @dataclass
 class Clip:
-    """Input and target frames with their times and masks (see module docstring for shapes)."""
+    """Input and target frames with their times and masks; checked on construction.
+
+    Parameters
+    ----------
+    inputs : Tensor
+        ``[T_in, C, H, W]`` (or batched ``[B, T_in, C, H, W]``) float32 frames.
+    input_times : Tensor
+        ``[T_in]`` / ``[B, T_in]`` hours (or frame units) since the clip origin.
+    input_mask : Tensor
+        ``[T_in]`` / ``[B, T_in]`` bool, True where the frame is observed.
+    targets : Tensor
+        ``[T_out, C, H, W]`` / ``[B, T_out, C, H, W]`` frames at the query times.
+    target_times : Tensor
+        ``[T_out]`` / ``[B, T_out]`` query times, same units and origin as ``input_times``.
+    target_mask : Tensor
+        ``[T_out]`` / ``[B, T_out]`` bool, True where a target is scored.
+    """
 
     inputs: Tensor
     input_times: Tensor

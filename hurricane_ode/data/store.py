@@ -176,7 +176,7 @@ def prepare_tiles(
     ):
         basins = [basins]  # type: ignore[list-item]
     resolved: dict[str, Basin] = {}
-    for spec in basins:  # type: ignore[union-attr]
+    for spec in basins:
         b = get_basin(spec)
         resolved.setdefault(b.name, b)
     if not resolved:

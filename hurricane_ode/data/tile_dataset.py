@@ -66,32 +66,33 @@ def open_basin(store: str | Path, basin: str) -> xr.Dataset:
 class TileClipDataset(NormStatsMixin, Dataset):
     """Clips ``[T, C, H, W]`` drawn at irregular times from one basin of a tile store.
 
-    Args:
-        store: path of the Zarr tile store.
-        basin: group name inside the store.
-        variables: store variables, one per channel, in order.
-        sampling: how clips are cut (see :mod:`hurricane_ode.data.sampling`).
-        split: ``train`` (leading ``train_fraction`` of the frames), ``test`` (the
-            rest) or ``all``. No window crosses the split.
-        clips_per_epoch: items per epoch, each at a random window; ``None``: one
-            item per valid window, in time order (for evaluation).
-        seed: base seed; item ``i`` uses ``default_rng([seed, epoch, i])``.
-        normalize: z-score each variable with the store's ``norm_mean``/``norm_std``.
-        tracks: tracks CSV path or DataFrame for ``sampling.cyclones_only``
-            (default ``sampling.tracks``); without one the tile minimum of
-            ``sampling.cyclone_variable`` below ``sampling.psl_threshold_pa`` marks a cyclone.
-        cache: read the split's frames into memory once (see module docstring).
-        progress: show a progress bar while reading the store.
-        crop: ``(h, w)``: each clip is an ``h x w`` window of the tile (random position, the
-            same for all its frames); ``None``: the whole basin (evaluation windows).
-        storm_crop_prob: with this probability a crop is centred (with a jitter of up to a
-            quarter crop) on a storm of the clip: a track point of ``tracks`` in one of its
-            frames, or without tracks the minimum of ``sampling.cyclone_variable`` in the last
-            input frame when below ``sampling.psl_threshold_pa``; otherwise uniform.
-        norm_stats: ``"train"`` (default): z-score statistics from the train period only (the
-            leading ``train_fraction`` of the frames, whatever ``split`` is built), from the
-            store's per-chunk moments when ``prepare`` wrote them, else from the data;
-            ``"store"``: the store's whole-period ``norm_mean``/``norm_std`` attributes.
+    Parameters
+    ----------
+    store : path of the Zarr tile store.
+    basin : group name inside the store.
+    variables : store variables, one per channel, in order.
+    sampling : how clips are cut (see :mod:`hurricane_ode.data.sampling`).
+    split : ``train`` (leading ``train_fraction`` of the frames), ``test`` (the
+        rest) or ``all``. No window crosses the split.
+    clips_per_epoch : items per epoch, each at a random window; ``None``: one
+        item per valid window, in time order (for evaluation).
+    seed : base seed; item ``i`` uses ``default_rng([seed, epoch, i])``.
+    normalize : z-score each variable with the store's ``norm_mean``/``norm_std``.
+    tracks : tracks CSV path or DataFrame for ``sampling.cyclones_only``
+        (default ``sampling.tracks``); without one the tile minimum of
+        ``sampling.cyclone_variable`` below ``sampling.psl_threshold_pa`` marks a cyclone.
+    cache : read the split's frames into memory once (see module docstring).
+    progress : show a progress bar while reading the store.
+    crop : ``(h, w)``: each clip is an ``h x w`` window of the tile (random position, the
+        same for all its frames); ``None``: the whole basin (evaluation windows).
+    storm_crop_prob : with this probability a crop is centred (with a jitter of up to a
+        quarter crop) on a storm of the clip: a track point of ``tracks`` in one of its
+        frames, or without tracks the minimum of ``sampling.cyclone_variable`` in the last
+        input frame when below ``sampling.psl_threshold_pa``; otherwise uniform.
+    norm_stats : ``"train"`` (default): z-score statistics from the train period only (the
+        leading ``train_fraction`` of the frames, whatever ``split`` is built), from the
+        store's per-chunk moments when ``prepare`` wrote them, else from the data;
+        ``"store"``: the store's whole-period ``norm_mean``/``norm_std`` attributes.
     """
 
     def __init__(

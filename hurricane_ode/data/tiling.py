@@ -103,10 +103,10 @@ def _read_raw(nc: Any, layout: FileLayout, v: str, sel: dict[str, Any]) -> np.nd
         keys.append(key)
         if not isinstance(key, int):
             kept.append(dim)
-    x = np.ma.asarray(var[tuple(keys)])
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    x = np.ma.filled(x, np.nan)
+    raw: np.ndarray = np.ma.asarray(var[tuple(keys)])
+    if not np.issubdtype(raw.dtype, np.floating):
+        raw = raw.astype(np.float64)
+    x = np.ma.filled(raw, np.nan)
     d = layout.dims
     return np.transpose(x, [kept.index(d["time"]), kept.index(d["lat"]), kept.index(d["lon"])])
 

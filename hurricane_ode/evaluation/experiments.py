@@ -162,10 +162,12 @@ def _try_plot(kind: str, table: pd.DataFrame, path: Path, **kw: Any) -> str:
     except ImportError as exc:
         return f"unavailable (plotting extra missing: {exc})"
     try:
-        return str(getattr(curves, kind)(table, path, **kw))
+        fig = getattr(curves, kind)(table, path, **kw)
     except Exception as exc:  # noqa: BLE001 - a figure must not lose a finished experiment
         log.warning("%s failed: %s", kind, exc)
         return f"failed: {type(exc).__name__}: {exc}"
+    fig.clear()  # written; not kept (figures are not pyplot-managed, nothing else holds them)
+    return str(path)
 
 
 def _print_table(title: str, df: pd.DataFrame, columns: Sequence[str]) -> None:
@@ -191,21 +193,26 @@ def evaluate(
 ) -> pd.DataFrame:
     """Run one of the paper's CAM5 experiments and write its tables (see the module docstring).
 
-    experiment: ``baselines`` | ``sampling-rate`` | ``ablation``.
-    config:     an :class:`ExperimentConfig`, a YAML path (``configs/experiments/*.yaml``),
-                a plain training :class:`Config` (trained as configured), or None for the
-                small CPU defaults (:func:`small_config`; demo-world 32x64 natl tiles).
-    models:     model names (default ``experiment.models``); ignored by ``ablation``.
-    output_dir: results and the trained-model cache (``models/<name>/``).
-    seed:       overrides ``train.seed``; also draws the evaluation clips' inputs.
-    steps:      optimiser steps per model (overrides ``experiment.steps``).
-    progress:   progress bars (training and evaluation). verbose: print the table
-                (default: ``progress``).
-    lpips:      an LPIPS module to use instead of the real weights (tests); a module
-                whose ``is_real`` is False is recorded as ``lpips_weights = "test"``.
+    Parameters
+    ----------
+    experiment : ``baselines`` | ``sampling-rate`` | ``ablation``.
+    config : an :class:`ExperimentConfig`, a YAML path (``configs/experiments/*.yaml``),
+        a plain training :class:`Config` (trained as configured), or None for the small CPU
+        defaults (:func:`small_config`; demo-world 32x64 natl tiles).
+    models : model names (default ``experiment.models``); ignored by ``ablation``.
+    output_dir : results and the trained-model cache (``models/<name>/``).
+    seed : overrides ``train.seed``; also draws the evaluation clips' inputs.
+    steps : optimiser steps per model (overrides ``experiment.steps``).
+    progress : progress bars (training and evaluation).
+    verbose : print the table (default: ``progress``).
+    lpips : an LPIPS module to use instead of the real weights (tests); a module whose
+        ``is_real`` is False is recorded as ``lpips_weights = "test"``.
 
-    Returns the main table: one row per model (``baselines``, ``ablation``) or per
-    (model, sampling_rate) (``sampling-rate``).
+    Returns
+    -------
+    pandas.DataFrame
+        The main table: one row per model (``baselines``, ``ablation``) or per
+        (model, sampling_rate) (``sampling-rate``).
     """
     if experiment not in EXPERIMENTS:
         raise InputError(f"experiment must be one of {list(EXPERIMENTS)}, got {experiment!r}")

@@ -95,7 +95,7 @@ def build_eval_clips(
 
     dcfg = copy.deepcopy(data)
     dcfg.clips_per_epoch = None  # type: ignore[assignment]  # one item per window, time order
-    ds = build_dataset(dcfg, split, seed)
+    ds: Any = build_dataset(dcfg, split, seed)  # a source's Dataset: len, items, maybe .stats
     if len(ds) == 0:
         raise InputError(f"the {split} split of {data.source} {data.path} has no clip windows")
     indices = _evenly(len(ds), max_clips)

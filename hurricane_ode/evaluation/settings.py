@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from hurricane_ode._yaml import read_yaml
 from hurricane_ode.config import Config, config_from_dict, config_to_dict
 from hurricane_ode.errors import ConfigError, ConfigKeyError, ConfigTypeError
 
@@ -155,12 +154,7 @@ def experiment_config_to_dict(config: ExperimentConfig) -> dict:
 def load_experiment_config(path: str | Path) -> ExperimentConfig:
     """Read an experiment YAML file; errors name the file."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"experiment config file not found: {path}")
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"experiment config {path} is not valid YAML: {exc}") from exc
+    values = read_yaml(path, "experiment config file")
     if not isinstance(values, dict):
         raise ConfigTypeError(f"experiment config {path}: expected a mapping at the top level")
     return experiment_config_from_dict(values, where=str(path))

@@ -106,7 +106,7 @@ def hindcast_validator(
         param = next(iter(model.parameters()), None)
         device = str(param.device) if param is not None else "cpu"
         fc = Forecaster(model=model, config=model_config, stats=norm, source="validation (in training)")
-        hc = hindcast(fc, truth, basin, inits, leads, input_offsets, batch_size=batch_size, device=device)
+        hc = hindcast(fc, truth, basin, inits, list(leads), input_offsets, batch_size=batch_size, device=device)
         s = score(hc, truth, best_tracks, lpips=False)
         lead_h = s["lead_time"].values
         out = {"nmse": float(s["nmse"].mean())}

@@ -10,6 +10,7 @@ reference (linear blending for interpolation, copy-last-frame for extrapolation)
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -17,6 +18,9 @@ from torch import nn
 from hurricane_ode.config import Config, DataConfig, ModelConfig
 from hurricane_ode.errors import ConfigError, InputError
 from hurricane_ode.training.validation import window_validator
+
+if TYPE_CHECKING:
+    from torch.utils.data import Dataset
 
 __all__ = ["validator_from_config", "video_validator"]
 
@@ -120,7 +124,7 @@ def validator_from_config(config: Config, seed: int | None = None) -> Callable |
                                  "from the training data (a tile source)")
             return hindcast_validator(store, basin, tracks, config, stats,
                                       n_inits=getattr(data, "validation_windows", 16))
-        ds = TileClipDataset(store, basin, list(data.variables), data.sampling, split="all",
+        ds: Dataset = TileClipDataset(store, basin, list(data.variables), data.sampling, split="all",
                              clips_per_epoch=None, seed=seed + 1, cache=True)  # fmt: skip
         stats = getattr(train_set, "stats", None)
         if stats is not None and hasattr(ds, "set_stats"):

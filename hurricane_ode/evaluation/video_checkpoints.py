@@ -174,7 +174,7 @@ def check_frames(clips: EvalClips, cfg: Config, where: str) -> tuple[int, int]:
             f"{where}: the data have {first.n_channels} channels but model.in_channels is "
             f"{cfg.model.in_channels}; set data.channels or model.in_channels to match"
         )
-    return size  # type: ignore[return-value]
+    return size
 
 
 def format_training(rows: list[dict]) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import cftime
@@ -25,7 +25,7 @@ import torch
 import xarray as xr
 
 from hurricane_ode import __version__
-from hurricane_ode.cf import VARIABLE_ATTRS
+from hurricane_ode.cf import VARIABLE_ATTRS, finish_cf, lead_timedelta
 from hurricane_ode.errors import InputError
 from hurricane_ode.forecasting.inputs import (
     calendar_of,
@@ -201,10 +201,12 @@ def hindcast(
     chosen = [_select(times, t0, offsets, n_default) for t0 in inits]
     used = sorted({i for idx in chosen for i in idx})
     if fc is None:
+        assert model is not None  # _resolve_model gives no Forecaster only for model=
         sub = ds.isel(time=used)
         norm = "computed from the inputs (mean and std over the basin and the input frames used)"
         # parameter-free models have no trained horizon: any lead is accepted
-        fc = baseline_forecaster(model, input_stats(sub, variables), tuple(ds[variables[0]].shape[-2:]),
+        h, w = ds[variables[0]].shape[-2:]
+        fc = baseline_forecaster(model, input_stats(sub, variables), (h, w),
                                  n_inputs=n_default, max_lead_h=float(leads.max()) + 1e4, device=device)
     else:
         norm = f"from checkpoint {fc.source}"
@@ -242,7 +244,7 @@ def hindcast(
                 tq = torch.tensor(np.array(t_q), dtype=torch.float32, device=device)
                 y = fc.model(xt, ti, tq).frames.float().cpu().numpy()
                 out[batch] = y * std[None] + mean[None]
-    attrs = {
+    attrs: dict[str, Any] = {
         "model": fc.config.model.name,
         "checkpoint": fc.source,
         "checkpoint_sha256": fc.digest,
@@ -311,18 +313,6 @@ def hindcast_dataset(
         ds = ds.assign_coords(air_pressure=((), 85000.0, {"standard_name": "air_pressure", "units": "Pa",
                                                           "positive": "down", "axis": "Z"}))
     ds = xr.decode_cf(ds, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True), decode_timedelta=False)
-    td = np.round(np.asarray(leads_h) * 3600e9).astype("int64").astype("timedelta64[ns]")
-    ds = ds.assign_coords(lead_time=("lead_time", td, {"long_name": "lead time after the initial time"}))
-    ds["lead_time"].encoding.update({"units": "hours", "dtype": "float64"})
-    for name in ("init_time", "valid_time"):
-        ds[name].encoding.update({"units": units, "calendar": calendar, "dtype": "float64"})
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    ds.attrs = {
-        "Conventions": "CF-1.8",
-        "title": "hurricane_ode hindcast",
-        "institution": "hurricane_ode",
-        "source": "hurricane_ode (Vid-ODE, Park et al. 2021)",
-        "history": f"{now} created by hurricane_ode",
-        **attrs,
-    }
-    return ds
+    ds = ds.assign_coords(lead_time=("lead_time", lead_timedelta(leads_h),
+                                     {"long_name": "lead time after the initial time"}))
+    return finish_cf(ds, ("init_time", "valid_time"), units, calendar, "hurricane_ode hindcast", attrs)

@@ -107,7 +107,7 @@ def open_basin_fields(
     native = _spacing(ds)
     out = tile_basin(ds, basin_obj)  # the native grid, lazily
     if shape is not None and (out.sizes["lat"], out.sizes["lon"]) != tuple(shape):
-        out = tile_basin(ds, basin_obj, shape=tuple(shape))  # another grid: regrid conservatively
+        out = tile_basin(ds, basin_obj, shape=(shape[0], shape[1]))  # another grid: regrid conservatively
     used = _spacing(out)
     out.attrs["input_grid"] = f"{native[0]:g} x {native[1]:g} degrees (lat x lon)"
     if not np.allclose(native, used, rtol=1e-3):
@@ -120,7 +120,8 @@ def open_basin_fields(
 
 def _spacing(ds: xr.Dataset) -> tuple[float, float]:
     """(dlat, dlon) in degrees: the median spacing of the grid."""
-    return tuple(float(np.median(np.abs(np.diff(ds[c].values.astype(float))))) for c in ("lat", "lon"))
+    dlat, dlon = (float(np.median(np.abs(np.diff(ds[c].values.astype(float))))) for c in ("lat", "lon"))
+    return dlat, dlon
 
 
 def grid_attrs(ds: xr.Dataset) -> dict[str, str]:

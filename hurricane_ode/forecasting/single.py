@@ -130,10 +130,10 @@ def prepare_request(
     calendar = calendar_of(ds)
     init = None
     if init_time is not None:
-        init = parse_times(init_time, calendar) if isinstance(init_time, str) else to_cftime([init_time], calendar)
-        if len(init) != 1:
-            raise InputError(f"init_time must be one time, got {len(init)} ({init_time})")
-        init = init[0]
+        inits = parse_times(init_time, calendar) if isinstance(init_time, str) else to_cftime([init_time], calendar)
+        if len(inits) != 1:
+            raise InputError(f"init_time must be one time, got {len(inits)} ({init_time})")
+        init = inits[0]
     if times is None:
         if init is None or lead_times is None:
             raise InputError("give query times (times=...) or init_time and lead_times")
@@ -230,21 +230,36 @@ def forecast(
 ) -> xr.Dataset:
     """Forecast U850/V850/PSL of ``basin`` at ``times``.
 
-    model: a :class:`Forecaster`, a checkpoint path, or None (the shipped demo model).
-    inputs: an xarray Dataset (global CAM5 fields or a basin tile), CAM5 file(s) / a glob,
-        or a tile store (``*.zarr``). None is refused (the demo world is
+    Parameters
+    ----------
+    model : Forecaster, checkpoint path or None
+        A :class:`Forecaster`, a checkpoint file or run directory, or None (the shipped demo
+        model).
+    inputs : xarray.Dataset, path(s) or glob
+        Global CAM5 fields or a basin tile, CAM5 file(s) / a glob, or a tile store
+        (``*.zarr``). None is refused (the demo world is
         ``hurricane_ode.demo.demo_world().files``).
-    times: query times, a spec such as ``"2005-08-28T00/2005-08-29T00/3h,2005-08-30T00"``
-        or a sequence of ISO strings / cftime values, in the data's calendar. They may lie
-        between inputs (interpolation) and after the last (extrapolation).
-    input_times: which existing frames to use as inputs, as a spec or a sequence (default:
-        the last ``data.sampling.n_inputs`` frames, as trained, before the first query).
-    init_time, lead_times: instead of ``times``: queries at ``init_time + lead`` (leads as a
-        spec ``"0/48h/3h"`` or hours); the inputs are the last frames at or before ``init_time``.
+    basin : str
+        A basin name (``natl`` ...) or ``"bbox:LAT_MIN,LAT_MAX,LON_MIN,LON_MAX"``.
+    times : str or sequence, optional
+        Query times, a spec such as ``"2005-08-28T00/2005-08-29T00/3h,2005-08-30T00"`` or a
+        sequence of ISO strings / cftime values, in the data's calendar. They may lie between
+        inputs (interpolation) and after the last (extrapolation).
+    input_times : str or sequence, optional
+        Which existing frames to use as inputs, as a spec or a sequence (default: the last
+        ``data.sampling.n_inputs`` frames, as trained, before the first query).
+    init_time, lead_times : optional
+        Instead of ``times``: queries at ``init_time + lead`` (leads as a spec ``"0/48h/3h"``
+        or hours); the inputs are the last frames at or before ``init_time``.
+    device : str
+        Torch device to run the model on.
 
-    Returns a CF-1.8 Dataset: U850, V850 (m s-1) and PSL (Pa) on (time, lat, lon), with
-    ``forecast_period`` (float hours) / ``lead_time`` (timedelta) after the last input and
-    the scalar ``forecast_reference_time`` / ``init_time`` (the last input time).
+    Returns
+    -------
+    xarray.Dataset
+        CF-1.8: U850, V850 (m s-1) and PSL (Pa) on (time, lat, lon), with ``forecast_period``
+        (float hours) / ``lead_time`` (timedelta) after the last input and the scalar
+        ``forecast_reference_time`` / ``init_time`` (the last input time).
     """
     fc = model if isinstance(model, Forecaster) else load_forecaster(model, device=device)
     fc.model.to(device)

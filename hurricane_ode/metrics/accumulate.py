@@ -32,15 +32,16 @@ _SUM_KEYS = ("count", "mse", "psnr", "ssim", "lpips")
 class MetricAccumulator:
     """Running MSE / PSNR / SSIM / LPIPS per lead time over ``[B, K, C, H, W]`` batches.
 
-    Args:
-        data_range: range ``L`` for PSNR and SSIM (1.0 for ``[0, 1]`` images,
-            :data:`~hurricane_ode.metrics.frame.ZSCORE_DATA_RANGE` for z-scores).
-        channel_names: names of the C channels (default ``c0, c1, ...``).
-        channel_std: per-channel normalisation std (physical units); enables
-            ``mse_phys`` (units squared) in :meth:`compute`.
-        lead_times: label per lead index ``k`` (e.g. hours) echoed by :meth:`compute`.
-        lpips: an :class:`~hurricane_ode.metrics.lpips.LPIPS` module, or None to skip LPIPS.
-        ssim: compute SSIM (needs frames >= 11 px).
+    Parameters
+    ----------
+    data_range : range ``L`` for PSNR and SSIM (1.0 for ``[0, 1]`` images,
+        :data:`~hurricane_ode.metrics.frame.ZSCORE_DATA_RANGE` for z-scores).
+    channel_names : names of the C channels (default ``c0, c1, ...``).
+    channel_std : per-channel normalisation std (physical units); enables
+        ``mse_phys`` (units squared) in :meth:`compute`.
+    lead_times : label per lead index ``k`` (e.g. hours) echoed by :meth:`compute`.
+    lpips : an :class:`~hurricane_ode.metrics.lpips.LPIPS` module, or None to skip LPIPS.
+    ssim : compute SSIM (needs frames >= 11 px).
 
     Per-frame PSNR (over all channels of a frame) is averaged, so a perfect
     frame makes the mean ``inf``. MSE per channel and SSIM per channel are

@@ -172,20 +172,26 @@ def _load_backbone_file(path: Path) -> dict[str, Tensor]:
 class LPIPS(nn.Module):
     """LPIPS v0.1 distance with the AlexNet backbone (lower = more similar, 0 for identical).
 
-    Args:
-        backbone_state_dict: AlexNet weights with keys ``features.N.*`` (a full
-            torchvision AlexNet state dict also works). Given in tests with
-            :func:`make_test_backbone_state_dict`; label it with ``backbone_label``.
-        backbone_path: file to read the backbone from; default
-            :func:`default_backbone_path`.
-        linear_state_dict: LPIPS linear layers (keys ``lin{i}.model.1.weight``);
-            default: read from the installed ``lpips`` wheel.
-        allow_untrained_backbone_for_testing: use seeded random backbone weights
-            when nothing is given. Tests only; ``is_real`` is then False.
-        value_range: ``(lo, hi)`` of the input data, mapped (after clipping) to ``[-1, 1]``.
-        channel_mode: ``auto`` | ``rgb`` | ``per_channel`` (see module docstring).
-        chunk_size: frames per forward pass (bounds memory).
+    Parameters
+    ----------
+    backbone_state_dict : AlexNet weights with keys ``features.N.*`` (a full
+        torchvision AlexNet state dict also works). Given in tests with
+        :func:`make_test_backbone_state_dict`; label it with ``backbone_label``.
+    backbone_path : file to read the backbone from; default
+        :func:`default_backbone_path`.
+    linear_state_dict : LPIPS linear layers (keys ``lin{i}.model.1.weight``);
+        default: read from the installed ``lpips`` wheel.
+    allow_untrained_backbone_for_testing : use seeded random backbone weights
+        when nothing is given. Tests only; ``is_real`` is then False.
+    value_range : ``(lo, hi)`` of the input data, mapped (after clipping) to ``[-1, 1]``.
+    channel_mode : ``auto`` | ``rgb`` | ``per_channel`` (see module docstring).
+    chunk_size : frames per forward pass (bounds memory).
+    backbone_label : how ``backbone_state_dict`` is named in errors and in
+        ``backbone_source``.
     """
+
+    shift: Tensor  # buffers: the ImageNet-style input scaling of LPIPS v0.1, [1, 3, 1, 1]
+    scale: Tensor
 
     def __init__(
         self,
@@ -258,7 +264,7 @@ class LPIPS(nn.Module):
         self.net.load_state_dict({k: v.float() for k, v in picked.items()})
 
     def _load_linear(self, sd: dict[str, Tensor], where: str) -> None:
-        for i, lin in enumerate(self.lins):
+        for i, lin in enumerate(self._convs()):
             key = f"lin{i}.model.1.weight"
             if key not in sd:
                 raise ValueError(f"LPIPS linear weights {where}: missing key {key!r}")
@@ -269,6 +275,10 @@ class LPIPS(nn.Module):
                     f"expected {tuple(lin.weight.shape)}"
                 )
             lin.weight.data.copy_(w.float())
+
+    def _convs(self) -> list[nn.Conv2d]:
+        """The linear (1x1 convolution) layer of each AlexNet stage."""
+        return [m for m in self.lins if isinstance(m, nn.Conv2d)]
 
     def distance(self, x0: Tensor, x1: Tensor) -> Tensor:
         """LPIPS between image batches ``[N, 3, H, W]`` already in ``[-1, 1]``: ``-> [N]``."""
@@ -287,7 +297,7 @@ class LPIPS(nn.Module):
         f0 = self.net((x0.to(dev, torch.float32) - self.shift) / self.scale)
         f1 = self.net((x1.to(dev, torch.float32) - self.shift) / self.scale)
         total = torch.zeros(x0.shape[0], device=dev)
-        for a, b, lin in zip(f0, f1, self.lins):
+        for a, b, lin in zip(f0, f1, self._convs()):
             a = a / (a.pow(2).sum(dim=1, keepdim=True).sqrt() + _NORM_EPS)
             b = b / (b.pow(2).sum(dim=1, keepdim=True).sqrt() + _NORM_EPS)
             total = total + lin((a - b).pow(2)).mean(dim=(1, 2, 3))

@@ -51,6 +51,7 @@ __all__ = [
     "ModelInputs",
     "ModelProtocol",
     "ForecastModel",
+    "ParameterFreeModel",
     "MODES",
     "check_inputs",
     "infer_mode",
@@ -163,7 +164,12 @@ class ForecastModel(nn.Module, ABC):
 
     @classmethod
     def from_config(cls, config: ModelConfig, **kwargs: Any) -> ForecastModel:
-        """Build the model from a :class:`ModelConfig` (``kwargs`` go to the constructor)."""
+        """Build the model from a :class:`ModelConfig` (``kwargs`` go to the constructor).
+
+        Models whose constructor takes explicit keyword arguments (the parameter-free
+        baselines) override this to map the config's fields onto them; the others take the
+        :class:`ModelConfig` itself, their dataclass of architecture options.
+        """
         return cls(config, **kwargs)
 
     def fixed_inputs(self) -> int | None:
@@ -230,6 +236,32 @@ class ForecastModel(nn.Module, ABC):
     @abstractmethod
     def predict(self, x: ModelInputs) -> ModelOutput:
         """The model's maths on a checked batch (see :class:`ModelInputs`)."""
+
+
+class ParameterFreeModel(ForecastModel):
+    """Base of the models with nothing to fit (persistence, linear blend, advection).
+
+    Times are only compared (``time_scale`` plays no part) and frames of any size are taken.
+
+    Parameters
+    ----------
+    in_channels
+        Channels per frame; batches are checked against it.
+    name
+        The registry name recorded in ``self.config`` (default: ``model_name``).
+    """
+
+    trainable = False
+    """No trainable parameters: the trainer must not build an optimiser for it."""
+    downsamples = False
+
+    def __init__(self, in_channels: int = 3, name: str | None = None) -> None:
+        super().__init__(ModelConfig(name=name or self.model_name, in_channels=in_channels))
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, **kwargs: Any) -> ForecastModel:
+        """The model for ``config``: only ``in_channels`` matters; ``kwargs`` go to the constructor."""
+        return cls(in_channels=config.in_channels, **kwargs)
 
 
 def _builtin_modules() -> tuple[str, ...]:

@@ -18,6 +18,7 @@ samples ``img`` at ``x + f``.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -146,7 +147,7 @@ def _last_two_observed(mask: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def advection_velocity(
-    inputs: Tensor, input_times: Tensor, mask: Tensor, max_speed: float | None = None, **motion_kwargs: float
+    inputs: Tensor, input_times: Tensor, mask: Tensor, max_speed: float | None = None, **motion_kwargs: Any
 ) -> Tensor:
     """Velocity ``[B, 2, H, W]`` in pixels per clip-time unit from the last two observed inputs.
 

@@ -217,7 +217,7 @@ def _fixed_step(
     last = dt - (n_dev - 1).clamp(min=0).to(dt.dtype) * full
     t = torch.zeros_like(dt)
     for k in range(n_max):
-        hk = torch.where(k < n_dev - 1, full, torch.where(k == n_dev - 1, last, torch.zeros_like(dt)))
+        hk = torch.where(n_dev - 1 > k, full, torch.where(n_dev - 1 == k, last, torch.zeros_like(dt)))
         active = n > k
         if bool(active.all()):  # a CPU tensor: no device sync
             h = _rk_update(func, h, t, hk, hk.view(shape).to(h.dtype), method)

@@ -71,6 +71,7 @@ Ablations (Table 4), from configuration alone
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -224,12 +225,13 @@ def compose_sequence(
     steps = []
     x_prev = x0
     by_reference = config.use_warp and config.warp_source == "reference"
-    learned = torch.zeros_like(x0[:, :2]) if by_reference else None
+    learned = torch.zeros_like(x0[:, :2])  # the learned flow so far (reference warping only)
     for k in range(raw.shape[1]):
         p = prior[:, k] if prior is not None else None
         if by_reference:
             bias = learned if p is None else learned + p
             x_prev, d, flow, m = compose(raw[:, k], x_prev, config, flow_bias=bias, warp_image=x0)
+            assert flow is not None  # use_warp: compose returns the flow
             learned = flow if p is None else flow - p
         else:
             x_prev, d, flow, m = compose(raw[:, k], x_prev, config, flow_bias=p)
@@ -288,12 +290,13 @@ class VidODE(ForecastModel):
             if value not in allowed:
                 raise ConfigError(f"ModelConfig.{name} must be one of {allowed}, got '{value}'")
         if config.head_init == "identity":
-            last = self.decoder.net[-1]
+            last = cast(nn.Conv2d, self.decoder.net[-1])
+            bias = cast(Tensor, last.bias)  # the head convolution has a bias
             nn.init.zeros_(last.weight)
-            nn.init.zeros_(last.bias)
+            nn.init.zeros_(bias)
             if config.use_mask:
                 with torch.no_grad():
-                    last.bias[-1] = config.mask_bias_init
+                    bias[-1] = config.mask_bias_init
 
     def fixed_inputs(self) -> int | None:
         """The ODE-Conv encoder (ablation A) needs exactly ``n_inputs`` frames."""
@@ -362,7 +365,7 @@ class VidODE(ForecastModel):
         b, t = x.inputs.shape[:2]
         padded = F.pad(x.inputs.flatten(0, 1), (0, pw, 0, ph), mode="replicate").unflatten(0, (b, t))
         out = self._predict(dataclasses.replace(x, inputs=padded))
-        crop = {k: getattr(out, k)[..., :h, :w] if getattr(out, k) is not None else None
+        crop: dict[str, Any] = {k: getattr(out, k)[..., :h, :w] if getattr(out, k) is not None else None
                 for k in ("frames", "difference", "flow", "mask")}  # fmt: skip
         return dataclasses.replace(out, **crop)
 

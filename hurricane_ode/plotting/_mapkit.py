@@ -1,6 +1,6 @@
 """Map-drawing helpers shared by :mod:`hurricane_ode.plotting.maps`: the lat/lon box on a
 continuous longitude axis, pre-projected coastlines, cheap tick labels, arrows, tracks,
-zoom (region / storm) and compact PNG writing."""
+zoom (region / storm)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from hurricane_ode.data.schema import VARIABLES, check_variables
 from hurricane_ode.errors import InputError, InputTypeError
-from hurricane_ode.plotting._common import require_cartopy, save_png
-from hurricane_ode.plotting.coastlines import coastline_feature, scale_for_extent
+from hurricane_ode.plotting.coastlines import coastline_feature, require_cartopy, scale_for_extent
+from hurricane_ode.timeutil import time_key
 
-_VARS = ("U850", "V850", "PSL")
+_VARS = VARIABLES
 _KEY_SPEEDS = (1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 75, 100)
 _ARROWS_ALONG_LONG_SIDE = 22
 _PSL_CMAP = "YlGnBu_r"
@@ -30,15 +31,7 @@ _TRACK_COLUMNS = ("time", "lat", "lon")
 def _check_vars(ds: xr.Dataset, what: str) -> xr.Dataset:
     if not isinstance(ds, xr.Dataset):
         raise InputTypeError(f"{what}: expected an xarray.Dataset, got {type(ds).__name__}")
-    missing = [v for v in _VARS if v not in ds.data_vars]
-    if missing:
-        raise InputError(
-            f"{what}: dataset lacks variables {missing}; expected U850, V850 (m s-1) and PSL (Pa) "
-            f"on (time, lat, lon); has {list(ds.data_vars)}"
-        )
-    for v in _VARS:
-        if set(ds[v].dims) != {"time", "lat", "lon"}:
-            raise InputError(f"{what}: variable {v} must have dims (time, lat, lon), got {ds[v].dims}")
+    check_variables(ds, what, _VARS)
     if ds.sizes["lat"] < 2 or ds.sizes["lon"] < 2:
         raise InputError(f"{what}: need at least 2 points along lat and lon, got {dict(ds.sizes)}")
     if ds["lat"].values[0] > ds["lat"].values[-1]:
@@ -46,17 +39,8 @@ def _check_vars(ds: xr.Dataset, what: str) -> xr.Dataset:
     return ds
 
 
-def _time_key(t: Any) -> str:
-    """Calendar-agnostic ``YYYY-MM-DDTHH:MM:SS`` key (cftime, datetime64, ISO string)."""
-    if isinstance(t, str):
-        return t.strip().replace(" ", "T")[:19]
-    if isinstance(t, np.datetime64):
-        t = pd.Timestamp(t)
-    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
-
-
 def _time_label(t: Any) -> str:
-    return _time_key(t)[:16].replace("T", " ")
+    return time_key(t)[:16].replace("T", " ")
 
 
 class _Box:
@@ -182,8 +166,8 @@ def _frame(ds: xr.Dataset, time: Any) -> xr.Dataset:
         if not -n <= int(time) < n:
             raise InputError(f"time index {time} out of range for {n} time(s)")
         return ds.isel(time=int(time))
-    key = _time_key(time)
-    keys = [_time_key(t) for t in ds["time"].values]
+    key = time_key(time)
+    keys = [time_key(t) for t in ds["time"].values]
     if key not in keys:
         raise InputError(f"time {key} not in dataset (has {keys[0]} .. {keys[-1]}, {len(keys)} times)")
     return ds.isel(time=keys.index(key))
@@ -234,7 +218,7 @@ def _read_tracks(tracks: str | os.PathLike | pd.DataFrame, what: str) -> pd.Data
             f"{what} tracks lack columns {missing}; expected storm_id/track_id, time, lat, lon "
             f"(have {list(df.columns)})"
         )
-    df["_key"] = df["time"].map(_time_key)
+    df["_key"] = df["time"].map(time_key)
     idc = next((c for c in ("storm_id", "track_id", "storm") if c in df.columns), None)
     df["_id"] = df[idc] if idc else 0
     return df
@@ -242,7 +226,7 @@ def _read_tracks(tracks: str | os.PathLike | pd.DataFrame, what: str) -> pd.Data
 
 def _segments(x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Split a track where it jumps across the map seam (|dx| > 180) into drawable pieces."""
-    cut = np.flatnonzero(np.abs(np.diff(x)) > 180.0) + 1 if x.size > 1 else []
+    cut = np.flatnonzero(np.abs(np.diff(x)) > 180.0) + 1
     return list(zip(np.split(x, cut), np.split(y, cut)))
 
 
@@ -305,29 +289,3 @@ def storm_region(tracks: str | os.PathLike | pd.DataFrame, storm: str, times: li
     lat = sel["lat"].values.astype(float)
     box = (max(lat.min() - pad_deg, -90.0), min(lat.max() + pad_deg, 90.0), lon.min() - pad_deg, lon.max() + pad_deg)
     return box, one
-
-
-def _compact_png(fig: Any, path: str | os.PathLike, dpi: int = 100) -> Path:
-    """Write ``fig`` as an adaptive-palette PNG (a quarter of the RGBA size), atomically."""
-    import io
-
-    out = Path(path).expanduser()
-    if out.suffix.lower() != ".png":
-        raise InputError(f"output path {out} must end in .png")
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - Pillow comes with matplotlib
-        return save_png(fig, out, dpi=dpi)
-    buf = io.BytesIO()
-    fig.savefig(buf, dpi=dpi, format="png", bbox_inches="tight")
-    buf.seek(0)
-    img = Image.open(buf).convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    try:
-        img.save(tmp, format="PNG", optimize=True)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
-

@@ -241,7 +241,8 @@ def natural_earth_root() -> Path:
     raise CoastlineDataError(f"no offline Natural Earth coastline data found; {_INSTALL_HINT}")
 
 
-def _require_cartopy() -> Any:
+def require_cartopy() -> Any:
+    """Import cartopy (the ``plot`` extra) or raise :class:`PlotDependencyError`."""
     try:
         import cartopy
     except ImportError as exc:
@@ -256,7 +257,7 @@ def configure_cartopy() -> Path:
     Natural Earth file that is not there raises :class:`CoastlineDataError` instead of
     downloading.
     """
-    cartopy = _require_cartopy()
+    cartopy = require_cartopy()
     with _lock:
         root = natural_earth_root()
         cartopy.config["pre_existing_data_dir"] = str(root)
@@ -319,10 +320,11 @@ def coastline_feature(scale: str = "110m", **kwargs: Any) -> Any:
     except CoastlineDataError:
         root = configure_cartopy()
         order = sorted(SCALES, key=lambda s: abs(SCALES.index(s) - SCALES.index(scale)))
-        path = next((root / _PHYSICAL / _file(s) for s in order
-                     if (root / _PHYSICAL / _file(s)).is_file()), None)
-        if path is None:
+        nearest = next((root / _PHYSICAL / _file(s) for s in order
+                        if (root / _PHYSICAL / _file(s)).is_file()), None)
+        if nearest is None:
             raise
+        path = nearest
     style = {"edgecolor": "black", "facecolor": "none", "linewidth": 0.7, **kwargs}
     geoms = list(Reader(str(path)).geometries())
     return ShapelyFeature(geoms, ccrs.PlateCarree(), **style)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from hurricane_ode.errors import InputError
-from hurricane_ode.plotting._common import new_figure, save_png
+from hurricane_ode.plotting._common import check_png, finish, new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_sampling_rate_curves", "plot_error_vs_lead", "plot_scores", "METRIC_LABELS"]
 
@@ -60,7 +64,7 @@ def _check(df: pd.DataFrame, need: Sequence[str], what: str) -> pd.DataFrame:
     return df
 
 
-def _lines(ax: object, df: pd.DataFrame, x: str, y: str) -> None:
+def _lines(ax: Any, df: pd.DataFrame, x: str, y: str) -> None:
     """One line per model: mean of ``y`` at each ``x`` (min-max band when repeats exist)."""
     for k, (model, g) in enumerate(df.groupby("model", sort=False)):
         agg = g.groupby(x)[y].agg(["mean", "min", "max", "count"]).sort_index()
@@ -71,17 +75,42 @@ def _lines(ax: object, df: pd.DataFrame, x: str, y: str) -> None:
             ax.fill_between(xs, agg["min"], agg["max"], color=line.get_color(), alpha=0.15, lw=0)
 
 
+def _panels(df: pd.DataFrame, x: str, metrics: Sequence[str], panel_size: tuple[float, float],
+            xlabel: str, title: Callable[[str], str], ylabel: Callable[[str], str]) -> Figure:
+    """One panel per metric side by side (``panel_size`` inches each), one line per model."""
+    fig = new_figure((panel_size[0] * len(metrics), panel_size[1]))
+    axes = [fig.add_subplot(1, len(metrics), i + 1) for i in range(len(metrics))]
+    for ax, m in zip(axes, metrics):
+        _lines(ax, df, x, m)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel(m))
+        ax.set_title(title(m), fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[-1].legend(fontsize=8, title="model", title_fontsize=8)
+    return fig
+
+
 def plot_sampling_rate_curves(
     table: pd.DataFrame | str | os.PathLike,
-    path: str | os.PathLike,
+    path: str | os.PathLike | None = None,
     metrics: Sequence[str] = ("mse", "lpips"),
-) -> Path:
+) -> Figure:
     """Metric vs input sampling rate, one line per model, one panel per metric (Figure 6).
 
-    ``table``: DataFrame or CSV with columns ``model``, ``sampling_rate`` (a fraction in
-    (0, 1] or a percentage; shown in %) and the ``metrics`` columns. Several rows per
-    (model, rate), e.g. seeds, are averaged and their range shaded. Returns the PNG path.
+    Parameters
+    ----------
+    table : DataFrame or CSV with columns ``model``, ``sampling_rate`` (a fraction in
+        (0, 1] or a percentage; shown in %) and the ``metrics`` columns. Several rows per
+        (model, rate), e.g. seeds, are averaged and their range shaded.
+    path : also write the figure there as PNG (atomic).
+    metrics : the metric columns, one panel each.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per metric, rate (%) on x; written to ``path`` as well when given.
     """
+    check_png(path)
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     if not metrics:
         raise InputError("plot_sampling_rate_curves: give at least one metric")
@@ -91,26 +120,32 @@ def plot_sampling_rate_curves(
     if (rate <= 0).any() or (rate > 100).any():
         raise InputError("plot_sampling_rate_curves: sampling_rate must be in (0, 1] or (0, 100] %")
     df = df.assign(sampling_rate=rate * 100.0 if rate.max() <= 1.0 else rate)
-    fig = new_figure((4.2 * len(metrics), 3.4))
-    axes = [fig.add_subplot(1, len(metrics), i + 1) for i in range(len(metrics))]
-    for ax, m in zip(axes, metrics):
-        _lines(ax, df, "sampling_rate", m)
-        ax.set_xlabel("Input sampling rate (%)")
-        ax.set_ylabel(METRIC_LABELS.get(m.lower(), m))
-        ax.set_title(f"{m.upper() if len(m) <= 5 else m} vs sampling rate", fontsize=10)
-        ax.grid(alpha=0.3)
-    axes[-1].legend(fontsize=8, title="model", title_fontsize=8)
-    return save_png(fig, path, dpi=150)
+    fig = _panels(df, "sampling_rate", metrics, (4.2, 3.4), "Input sampling rate (%)",
+                  lambda m: f"{m.upper() if len(m) <= 5 else m} vs sampling rate",
+                  lambda m: METRIC_LABELS.get(m.lower(), m))
+    return finish(fig, path, dpi=150)
 
 
 def plot_error_vs_lead(
     table: pd.DataFrame | str | os.PathLike,
-    path: str | os.PathLike,
+    path: str | os.PathLike | None = None,
     metric: str = "mse",
-) -> Path:
-    """``metric`` vs forecast lead time (h), one line per model. ``table``: DataFrame or CSV
-    with columns ``model``, ``lead_time_h`` (or ``forecast_period`` / ``lead_h``) and
-    ``metric``. Returns the PNG path."""
+) -> Figure:
+    """``metric`` vs forecast lead time (h), one line per model.
+
+    Parameters
+    ----------
+    table : DataFrame or CSV with columns ``model``, ``lead_time_h`` (or
+        ``forecast_period`` / ``lead_h``) and ``metric``.
+    path : also write the figure there as PNG (atomic).
+    metric : the metric column to plot.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel, lead (h) on x; written to ``path`` as well when given.
+    """
+    check_png(path)
     df = _load(table, "plot_error_vs_lead")
     lead = next((c for c in ("lead_time_h", "forecast_period", "lead_h") if c in df.columns),
                 "lead_time_h")
@@ -126,7 +161,7 @@ def plot_error_vs_lead(
         ax.set_xticks(leads)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, title="model", title_fontsize=8)
-    return save_png(fig, path, dpi=150)
+    return finish(fig, path, dpi=150)
 
 
 def _score_table(source: str | os.PathLike | pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -150,7 +185,7 @@ def plot_scores(
     metrics: Sequence[str] = ("rmse_PSL", "pod"),
     path: str | os.PathLike | None = None,
     labels: Sequence[str] | None = None,
-) -> object:
+) -> Figure:
     """Scores vs lead time for several models on one figure, one panel per metric.
 
     Parameters
@@ -158,13 +193,15 @@ def plot_scores(
     scores : ``hurricane-ode score`` output directories, ``scores.csv`` files or tables.
     metrics : columns of ``scores.csv`` (``rmse_PSL``, ``skill_U850``, ``pod``, ``far``,
         ``track_error_km`` ...).
-    path : write a PNG there too (optional).
+    path : also write the figure there as PNG (atomic).
     labels : legend labels (default: each table's model name, or its folder when names repeat).
 
     Returns
     -------
-    The matplotlib Figure.
+    matplotlib.figure.Figure
+        One panel per metric, one line per score table; also written to ``path`` if given.
     """
+    check_png(path)
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     if not scores or not metrics:
         raise InputError("plot_scores: give at least one score table and one metric")
@@ -180,15 +217,7 @@ def plot_scores(
         _check(df, ["lead_time_h", *metrics], f"plot_scores ({name})")
         frames.append(df.assign(model=name))
     df = pd.concat(frames, ignore_index=True)
-    fig = new_figure((4.4 * len(metrics), 3.5))
-    axes = [fig.add_subplot(1, len(metrics), i + 1) for i in range(len(metrics))]
-    for ax, m in zip(axes, metrics):
-        _lines(ax, df, "lead_time_h", m)
-        ax.set_xlabel("Lead time (h)")
-        ax.set_ylabel(METRIC_LABELS.get(m.lower(), METRIC_LABELS.get(m, m)))
-        ax.set_title(f"{m} vs lead time", fontsize=10)
-        ax.grid(alpha=0.3)
-    axes[-1].legend(fontsize=8, title="model", title_fontsize=8)
-    if path is not None:
-        save_png(fig, path, dpi=150)
-    return fig
+    fig = _panels(df, "lead_time_h", metrics, (4.4, 3.5), "Lead time (h)",
+                  lambda m: f"{m} vs lead time",
+                  lambda m: METRIC_LABELS.get(m.lower(), METRIC_LABELS.get(m, m)))
+    return finish(fig, path, dpi=150)

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from hurricane_ode.errors import InputError, InputTypeError
-from hurricane_ode.plotting._common import new_figure
+from hurricane_ode.plotting._common import check_png, finish, new_figure
 from hurricane_ode.plotting._mapkit import (  # noqa: F401  (_Box is used by tests)
     _VARS,
     _arrow_scale,
@@ -26,7 +26,6 @@ from hurricane_ode.plotting._mapkit import (  # noqa: F401  (_Box is used by tes
     _Box,
     _check_vars,
     _coast_segments,
-    _compact_png,
     _crop,
     _draw,
     _draw_tracks,
@@ -35,10 +34,13 @@ from hurricane_ode.plotting._mapkit import (  # noqa: F401  (_Box is used by tes
     _overlay_truth_track,
     _read_tracks,
     _style_axes,
-    _time_key,
     _time_label,
     storm_region,
 )
+from hurricane_ode.timeutil import time_key
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_wind_map", "plot_forecast_maps", "plot_track_map", "storm_region"]
 
@@ -54,15 +56,28 @@ def plot_wind_map(
     title: str | None = None,
     stride: int | None = None,
     coastlines: bool = True,
-) -> Any:
+    path: str | os.PathLike | None = None,
+) -> Figure:
     """One wind-vector map: PSL shading (hPa, colour bar) and contours, U850/V850 arrows
     (key arrow in m s-1), coastlines, gridline labels, on the dataset's lat/lon box.
 
-    ds: U850, V850 (m s-1), PSL (Pa) on (time, lat, lon). ``time``: an index or a time
-    (cftime / ISO string). ``ax``: a cartopy GeoAxes (default: a new Agg figure).
-    ``stride``: plot every n-th arrow (default: ~22 arrows along the longer side).
-    Returns the Axes.
+    Parameters
+    ----------
+    ds : U850, V850 (m s-1), PSL (Pa) on (time, lat, lon).
+    time : an index into ``time`` or a time (cftime / ISO string).
+    ax : a cartopy GeoAxes to draw into (default: a new Agg figure).
+    title : the panel title (default: variables, valid time and lead).
+    stride : plot every n-th arrow (default: ~22 arrows along the longer side).
+    coastlines : draw coastlines (offline Natural Earth).
+    path : also write the figure there as PNG (atomic).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure holding the map (``ax``'s figure when ``ax`` is given); the map is its
+        first Axes.
     """
+    check_png(path)
     ds = _check_vars(ds, "plot_wind_map")
     frame = _frame(ds, time).load()
     box = _Box.of(ds)
@@ -91,15 +106,15 @@ def plot_wind_map(
             lead = f"  (lead {float(frame['forecast_period']):+g} h)"
         title = f"U850/V850 and PSL  {_time_label(frame['time'].values.item())}{lead}"
     ax.set_title(title, fontsize=9, loc="left")
-    return ax
+    return finish(ax.figure, path)
 
 
 # --------------------------------------------------------------------------- forecast panels
 
 
 def _align_truth(forecast: xr.Dataset, truth: xr.Dataset) -> xr.Dataset:
-    keys = [_time_key(t) for t in forecast["time"].values]
-    tkeys = [_time_key(t) for t in truth["time"].values]
+    keys = [time_key(t) for t in forecast["time"].values]
+    tkeys = [time_key(t) for t in truth["time"].values]
     missing = [k for k in keys if k not in tkeys]
     if missing:
         raise InputError(
@@ -122,7 +137,7 @@ def plot_forecast_maps(
     leads: Any = None,
     region: tuple[float, float, float, float] | None = None,
     storm: str | None = None,
-) -> Any:
+) -> Figure:
     """Truth and forecast side by side, one row per lead time (the paper's Figure 7).
 
     Parameters
@@ -143,8 +158,11 @@ def plot_forecast_maps(
 
     Returns
     -------
-    The written Path when ``path`` is given, else the matplotlib Figure.
+    matplotlib.figure.Figure
+        Rows of truth | forecast (| error) panels, one row per lead; also written to ``path``
+        when given.
     """
+    check_png(path)
     forecast = _check_vars(forecast, "plot_forecast_maps forecast")
     truth = _check_vars(truth, "plot_forecast_maps truth")
     if max_leads is not None:
@@ -163,7 +181,7 @@ def plot_forecast_maps(
     if storm is not None:
         if tracks is None:
             raise InputError("storm= needs tracks= (the best tracks holding that storm)")
-        region, tracks = storm_region(tracks, storm, [_time_key(t) for t in forecast["time"].values])
+        region, tracks = storm_region(tracks, storm, [time_key(t) for t in forecast["time"].values])
     if region is not None:
         forecast, truth = _crop(forecast, region), _crop(truth, region)
     truth = _align_truth(forecast, truth)
@@ -196,7 +214,7 @@ def plot_forecast_maps(
     model = str(forecast.attrs.get("model", "")) or "model"
     leads = (forecast["forecast_period"].values.astype(float) if "forecast_period" in forecast.coords
              else np.full(n, np.nan))
-    keys = [_time_key(t) for t in forecast["time"].values]
+    keys = [time_key(t) for t in forecast["time"].values]
     window = (keys[0], keys[-1])
     meshes: dict[str, Any] = {}
     for i in range(n):
@@ -230,7 +248,7 @@ def plot_forecast_maps(
     zoom = f" — storm {storm}" if storm is not None else ""
     fig.suptitle(f"U850/V850 wind vectors and sea-level pressure{f' — {basin}' if basin else ''}{zoom}",
                  fontsize=10)
-    return _compact_png(fig, path) if path is not None else fig
+    return finish(fig, path, dpi=100, compact=True)
 
 
 # --------------------------------------------------------------------------- track map
@@ -243,16 +261,26 @@ def plot_track_map(
     basin: Any | None = None,
     coastlines: bool = True,
     restrict_to_forecast: bool = True,
-) -> Any:
-    """True (solid, black) vs forecast (dashed, red) cyclone tracks on a map, as PNG.
+) -> Figure:
+    """True (solid, black) vs forecast (dashed, red) cyclone tracks on a map.
 
-    Tracks: CSV paths or DataFrames with columns time, lat, lon (degrees; any longitude
-    convention) and an id column (storm_id / track_id). ``basin``: a basin name, box or
-    :class:`~hurricane_ode.data.basins.Basin` for the map extent (default: the tracks'
-    extent plus 5 degrees). With ``restrict_to_forecast`` true storms are drawn only over
-    the forecast tracks' time window. Returns the written Path when ``path`` is given, else
-    the Figure.
+    Parameters
+    ----------
+    true_tracks, forecast_tracks : CSV paths or DataFrames with columns time, lat, lon
+        (degrees; any longitude convention) and an id column (storm_id / track_id);
+        ``forecast_tracks`` may be None (true tracks only).
+    path : also write the figure there as PNG (adaptive palette, atomic).
+    basin : a basin name, box or :class:`~hurricane_ode.data.basins.Basin` for the map
+        extent (default: the tracks' extent plus 5 degrees).
+    coastlines : draw coastlines (offline Natural Earth).
+    restrict_to_forecast : draw true storms only over the forecast tracks' time window.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One map with both sets of tracks; also written to ``path`` when given.
     """
+    check_png(path)
     truth = _read_tracks(true_tracks, "true")
     fc = _read_tracks(forecast_tracks, "forecast") if forecast_tracks is not None else None
     if fc is not None and len(fc) and restrict_to_forecast:
@@ -288,5 +316,5 @@ def plot_track_map(
     keys = sorted(pd.concat([truth["_key"]] + ([fc["_key"]] if fc is not None else [])))
     span = f"  {keys[0][:16].replace('T', ' ')} .. {keys[-1][:16].replace('T', ' ')}" if keys else ""
     ax.set_title(f"Cyclone tracks{span}", fontsize=9, loc="left")
-    return _compact_png(fig, path) if path is not None else fig
+    return finish(fig, path, dpi=100, compact=True)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.distributed as dist
@@ -109,10 +110,11 @@ def wrap_ddp(
 def unwrap(module: nn.Module) -> nn.Module:
     """The plain module inside DDP and/or ``torch.compile`` wrappers."""
     while True:
+        # nn.Module.__getattr__ is typed Tensor | Module; these two are modules
         if isinstance(module, nn.parallel.DistributedDataParallel):
-            module = module.module
+            module = cast(nn.Module, module.module)
         elif hasattr(module, "_orig_mod"):
-            module = module._orig_mod
+            module = cast(nn.Module, module._orig_mod)
         else:
             return module
 

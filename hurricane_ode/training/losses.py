@@ -223,7 +223,7 @@ def generator_loss(
     out: ModelOutput,
     batch: Clip,
     weights: LossConfig,
-    discriminators: Mapping[str, nn.Module] | None = None,
+    discriminators: nn.ModuleDict | Mapping[str, nn.Module] | None = None,
     task: str = "extrapolation",
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """Eq. 7. Returns ``(total, terms)``; ``terms`` holds each unweighted, detached term.
@@ -265,7 +265,7 @@ def generator_loss(
 def discriminator_loss(
     frames: Tensor,
     batch: Clip,
-    discriminators: Mapping[str, nn.Module],
+    discriminators: nn.ModuleDict | Mapping[str, nn.Module],
     task: str = "extrapolation",
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """Discriminator side of Eq. 3 + Eq. 4 on *detached* generated ``frames`` ``[B, K, C, H, W]``.

@@ -67,7 +67,7 @@ class DecayWithFloor(LRScheduler):
         self.min_factor = min_factor
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list[float]:  # type: ignore[override]
+    def get_lr(self) -> list[float | torch.Tensor]:
         """The LR of each parameter group at ``last_epoch``."""
         f = max(self.gamma ** max(self.last_epoch, 0), self.min_factor)
         return [base * f for base in self.base_lrs]
@@ -158,7 +158,7 @@ def worker_init(worker_id: int) -> None:
     random.seed(s)
 
 
-class _Length:
+class _Length(Dataset[int]):
     """Stand-in dataset of a given length for DistributedSampler (which only needs len)."""
 
     def __init__(self, n: int) -> None:
@@ -170,7 +170,7 @@ class _Length:
 
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, info: DistInfo) -> list[list[int]]:
     """This rank's batches of epoch ``epoch``: a seeded shuffle sharded over ranks, full batches only."""
-    sampler = DistributedSampler(_Length(n), num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=seed)
+    sampler: DistributedSampler[int] = DistributedSampler(_Length(n), num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=seed)
     sampler.set_epoch(epoch)
     idx = list(sampler)
     return [idx[i : i + batch_size] for i in range(0, len(idx) - batch_size + 1, batch_size)]

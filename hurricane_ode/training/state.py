@@ -137,7 +137,7 @@ class TrainerState:
                 raise CheckpointError(f"resume: {path} has no discriminator state but model.adversarial is on")
             self.discriminators.load_state_dict(state["discriminators"])
             self.opt_d.load_state_dict(state["optimizer_d"])  # type: ignore[union-attr]
-            self.sched_d.load_state_dict(state["scheduler_d"])  # type: ignore[union-attr]
+            self.sched_d.load_state_dict(state["scheduler_d"])
         self.global_step, self.epoch = int(state["step"]), int(state["epoch"])
         self.batch_in_epoch = int(state["batch_in_epoch"])
         self.metrics = dict(state.get("metrics") or {})

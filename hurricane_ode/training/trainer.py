@@ -32,6 +32,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from torch.utils.data import DataLoader, Dataset
 from hurricane_ode.config import Config, config_to_dict, validate_config
 from hurricane_ode.data.clips import Clip, collate_clips
 from hurricane_ode.errors import ConfigError, ModelInputError
-from hurricane_ode.models.base import build_model
+from hurricane_ode.models.base import ModelOutput, build_model
 from hurricane_ode.models.discriminators import build_discriminators
 from hurricane_ode.training.checkpoint import LAST
 from hurricane_ode.training.distributed import (
@@ -131,7 +132,9 @@ class Trainer(TrainerState):
         self._autocast = (
             (lambda: torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)) if amp else nullcontext
         )
-        self.gmodel = wrap_ddp(self.model, self.info, self.device, find_unused=tc.ddp_find_unused)
+        # the module the step calls: DDP-wrapped (multi-process) and/or compiled
+        self.gmodel: Callable[..., ModelOutput] = wrap_ddp(self.model, self.info, self.device,
+                                                           find_unused=tc.ddp_find_unused)
         if tc.compile:
             self.gmodel = torch.compile(self.gmodel)
         if self.discriminators is not None:

@@ -15,7 +15,7 @@ Data flow stays one-way: this module sees clips and a model, nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -56,7 +56,7 @@ def window_validator(
     reference: str | None = "advection_lk",
     focus_channel: int | None = 2,
     focus_radius_px: int = 6,
-) -> callable:
+) -> Callable[[nn.Module], Mapping[str, float]]:
     """A ``Trainer.fit`` validator scoring ``n_windows`` evenly spaced windows of ``dataset``.
 
     Parameters
@@ -92,7 +92,7 @@ def window_validator(
 
     def score(model: nn.Module) -> dict[str, float]:
         device = next(iter(model.parameters()), torch.zeros(())).device
-        sq, n_pix, focus_sq, focus_n = None, 0, 0.0, 0
+        sq, n_pix, focus_sq, focus_n = torch.zeros(()), 0, 0.0, 0
         lead_sq: dict[float, list[float]] = {}
         depth_ratio: list[float] = []
         for batch in batches:
@@ -101,7 +101,7 @@ def window_validator(
             err = (out.frames.float().cpu() - batch.targets) ** 2  # [B, K, C, H, W]
             valid = batch.target_mask[:, :, None, None, None].expand_as(err)
             total = err[valid].sum()
-            sq = total if sq is None else sq + total
+            sq = sq + total
             n_pix += int(valid.sum())
             last_in = batch.inputs[:, -1]
             lead = batch.target_times - batch.input_times.max(dim=1, keepdim=True).values
@@ -135,8 +135,9 @@ def window_validator(
         if reference is not None:
             if ref_scores is None:
                 mc: ModelConfig = getattr(model, "config", ModelConfig())
+                h, w = batches[0].inputs.shape[-2:]
                 ref = build_model(ModelConfig(name=reference, in_channels=mc.in_channels,
-                                              image_size=tuple(batches[0].inputs.shape[-2:])))  # fmt: skip
+                                              image_size=(h, w)))  # fmt: skip
                 with torch.no_grad():
                     ref_scores = score(ref)
             scores.update({f"ref_{k}": v for k, v in ref_scores.items()})

@@ -26,6 +26,7 @@ import pandas as pd
 import xarray as xr
 
 from hurricane_ode.errors import InputError
+from hurricane_ode.timeutil import time_key
 
 __all__ = ["TRACK_COLUMNS", "KNOT_MS", "read_tracks", "read_ibtracs", "to_calendar"]
 
@@ -40,14 +41,6 @@ def _num(s: pd.Series) -> pd.Series:
 
 def _iso(s: pd.Series) -> pd.Series:
     return s.astype(str).str.strip().str.replace(" ", "T", n=1).str.slice(0, 19)
-
-
-def _time_text(t: Any) -> str:
-    if isinstance(t, str):
-        return t.strip().replace(" ", "T", 1)[:19]
-    if isinstance(t, np.datetime64):
-        return str(np.datetime64(t, "s"))
-    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
 
 
 def _first(df: pd.DataFrame, cols: tuple[str, ...]) -> pd.Series:
@@ -98,7 +91,7 @@ def _from_project(df: pd.DataFrame, where: str) -> pd.DataFrame:
     out = pd.DataFrame({
         "storm_id": df[idc].astype(str).str.strip(),
         "basin": df["basin"].astype(str).str.strip() if "basin" in df.columns else "",
-        "time": df["time"].map(_time_text),
+        "time": df["time"].map(time_key),
         "lat": _num(df["lat"]), "lon": _num(df["lon"]),
         "min_psl_pa": _num(df["min_psl_pa"]) if "min_psl_pa" in df.columns else np.nan,
         "max_wind_ms": _num(df["max_wind_ms"]) if "max_wind_ms" in df.columns else np.nan,

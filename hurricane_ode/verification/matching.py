@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from hurricane_ode.errors import InputError
+from hurricane_ode.timeutil import time_key
 from hurricane_ode.verification.geometry import great_circle_km
-from hurricane_ode.verification.tracker import _hours, _sorted_times, _time_key
+from hurricane_ode.verification.tracker import _hours, _sorted_times
 
 __all__ = ["pair_centres", "in_domain", "match_tracks", "track_errors", "summarise_by_lead",
            "SUMMARY_COLUMNS"]
@@ -128,15 +129,15 @@ def match_tracks(
         if missing:
             raise InputError(f"{name} tracks lack columns {missing} (have {list(df.columns)})")
     tid = _id_column(truth, truth_id)
-    fkeys = forecast["time"].map(_time_key)
-    tkeys = truth["time"].map(_time_key)
+    fkeys = forecast["time"].map(time_key)
+    tkeys = truth["time"].map(time_key)
     times = list(valid_times) if valid_times is not None else (
         _sorted_times(forecast["time"]) if len(forecast) else [])
     if "lead_time_h" in forecast.columns and valid_times is None:
         lead_by_key = dict(zip(fkeys, forecast["lead_time_h"].astype(float)))
     else:
         ref = init_time if init_time is not None else (times[0] if times else None)
-        lead_by_key = {_time_key(t): _hours(ref, t, calendar) for t in times}
+        lead_by_key = {time_key(t): _hours(ref, t, calendar) for t in times}
     rows = []
     for key, lead in sorted(lead_by_key.items()):
         f = forecast[fkeys.values == key]
@@ -207,11 +208,20 @@ def track_errors(
 ) -> pd.DataFrame:
     """Track and intensity errors per lead time (see :func:`match_tracks` for the matching).
 
+    Parameters
+    ----------
+    forecast, truth, init_time, max_distance_km, truth_id, valid_times, calendar
+        As :func:`match_tracks`: the forecast and true centres, the initial time leads count
+        from, the largest distance of a hit (km), the truth's id column, the valid times
+        scored and the calendar of ISO-string times.
+
     Returns
     -------
-    Columns: ``lead_time_h``, ``n_true`` (true centres at that time), ``n_matched`` (hits),
-    ``n_missed``, ``n_false_alarms``, ``pod``, ``far``, ``track_error_km`` (mean over hits),
-    ``psl_bias_pa`` / ``psl_mae_pa`` / ``psl_mae_hpa``, ``wind_bias_ms`` / ``wind_mae_ms``.
+    pandas.DataFrame
+        One row per lead time; columns ``lead_time_h``, ``n_true`` (true centres at that
+        time), ``n_matched`` (hits), ``n_missed``, ``n_false_alarms``, ``pod``, ``far``,
+        ``track_error_km`` (mean over hits), ``psl_bias_pa`` / ``psl_mae_pa`` /
+        ``psl_mae_hpa``, ``wind_bias_ms`` / ``wind_mae_ms``.
     """
     m = match_tracks(forecast, truth, init_time, max_distance_km, truth_id, valid_times, calendar)
     out = []

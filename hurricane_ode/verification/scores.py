@@ -35,6 +35,7 @@ import numpy as np
 import xarray as xr
 
 from hurricane_ode.errors import InputError
+from hurricane_ode.outputs import atomic_file
 from hurricane_ode.verification.trackscore import DEFAULT_MATCH_KM
 
 __all__ = ["score", "write_scores", "find_tracks_beside"]
@@ -177,18 +178,18 @@ def score(
     import torch
 
     from hurricane_ode.metrics.frame import ssim_per_frame
-    from hurricane_ode.verification.tracker import _time_key
+    from hurricane_ode.timeutil import time_key
 
     hc = _open_hindcast(hindcast)
-    variables = [v for v in ("U850", "V850", "PSL") if v in hc.data_vars] or list(hc.data_vars)
+    variables = [v for v in ("U850", "V850", "PSL") if v in hc.data_vars] or [str(v) for v in hc.data_vars]
     tr = _truth_fields(truth, hc, variables)
-    tkeys = {_time_key(t): i for i, t in enumerate(tr["time"].values)}
-    vkeys = np.vectorize(_time_key, otypes=[object])(hc["valid_time"].values)
+    tkeys = {time_key(t): i for i, t in enumerate(tr["time"].values)}
+    vkeys = np.vectorize(time_key, otypes=[object])(hc["valid_time"].values)
     missing = sorted({k for k in vkeys.ravel() if k not in tkeys})
     if missing:
         raise InputError(f"truth lacks {len(missing)} valid time(s) of the hindcast: {missing[:4]}"
                          f"{' ...' if len(missing) > 4 else ''}")
-    ikeys = [_time_key(t) for t in hc["init_time"].values]
+    ikeys = [time_key(t) for t in hc["init_time"].values]
     sl_lat, sl_lon = _region_crop(hc, region)
     lat = hc["lat"].values[sl_lat]
     lon = hc["lon"].values[sl_lon]
@@ -350,7 +351,7 @@ def write_scores(scores: xr.Dataset, directory: str | os.PathLike, overwrite: bo
             for v in scores["variable"].values:
                 table[f"{name}_{v}"] = var.sel(variable=v).values
         else:
-            table[name] = var.values
+            table[str(name)] = var.values
     import pandas as pd
 
     frames = {
@@ -358,15 +359,13 @@ def write_scores(scores: xr.Dataset, directory: str | os.PathLike, overwrite: bo
         "by_init": scores["rmse_by_init"].to_dataframe().reset_index().rename(columns={"rmse_by_init": "rmse"}),
     }
     if has_matches:
-        cols = [n for n in scores.data_vars if n.startswith("match_")]
+        cols = [str(n) for n in scores.data_vars if str(n).startswith("match_")]
         frames["matches"] = pd.DataFrame({n[len("match_"):]: scores[n].values for n in cols})
     for kind, df in frames.items():
-        tmp = paths[kind].with_name(f".{paths[kind].name}.tmp{os.getpid()}")
-        df.to_csv(tmp, index=False)
-        os.replace(tmp, paths[kind])
-    tmp = paths["netcdf"].with_name(f".scores.nc.tmp{os.getpid()}")
+        with atomic_file(paths[kind]) as tmp:
+            df.to_csv(tmp, index=False)
     clean = scores.copy()
     clean.attrs = {k: (v if isinstance(v, str | int | float) else str(v)) for k, v in clean.attrs.items()}
-    clean.to_netcdf(tmp)
-    os.replace(tmp, paths["netcdf"])
+    with atomic_file(paths["netcdf"]) as tmp:
+        clean.to_netcdf(tmp)
     return paths

@@ -45,6 +45,7 @@ import xarray as xr
 from scipy import ndimage
 
 from hurricane_ode.errors import InputError
+from hurricane_ode.timeutil import time_key
 from hurricane_ode.verification.geometry import (
     EARTH_RADIUS_KM,
     Grid,
@@ -227,19 +228,10 @@ def _hours(a: Any, b: Any, calendar: str = "standard") -> float:
     return (b - a).total_seconds() / 3600.0
 
 
-def _time_key(t: Any) -> str:
-    """A calendar-agnostic key ``YYYY-MM-DDTHH:MM:SS`` for matching times across tables."""
-    if isinstance(t, str):
-        return t.strip().replace(" ", "T")[:19]
-    if isinstance(t, np.datetime64):
-        return str(np.datetime64(t, "s"))
-    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
-
-
 def _sorted_times(times: pd.Series) -> list[Any]:
     uniq: dict[str, Any] = {}
     for t in times:
-        uniq.setdefault(_time_key(t), t)
+        uniq.setdefault(time_key(t), t)
     return [uniq[k] for k in sorted(uniq)]  # ISO keys sort chronologically
 
 
@@ -256,9 +248,25 @@ def link_tracks(
     to a centre within ``max_speed_kmh * dt`` km; pairs are taken greedily,
     closest first, each track and centre used once; unmatched centres start
     new tracks. Tracks with fewer than ``min_points`` centres are dropped.
-    Returns ``centres`` plus an integer ``track_id`` (0, 1, ... in order of
-    first appearance), sorted by ``track_id`` then time. ``calendar``: how ISO-string
-    times are read (cftime times carry their own).
+
+    Parameters
+    ----------
+    centres : pandas.DataFrame
+        Columns ``time``, ``lat``, ``lon`` (degrees), e.g. from :func:`find_centres`.
+    max_speed_kmh : float
+        Fastest plausible translation (km per hour).
+    max_gap_h : float
+        Longest gap (hours) a track may bridge.
+    min_points : int
+        Shortest track kept (centres).
+    calendar : str
+        How ISO-string times are read (cftime times carry their own).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``centres`` plus an integer ``track_id`` (0, 1, ... in order of first appearance),
+        sorted by ``track_id`` then time.
     """
     for c in ("time", "lat", "lon"):
         if c not in centres.columns:
@@ -269,11 +277,11 @@ def link_tracks(
     df["track_id"] = -1
     if df.empty:
         return df
-    keys = df["time"].map(_time_key)
+    keys = df["time"].map(time_key)
     last: dict[int, tuple[Any, float, float]] = {}  # track -> (time, lat, lon)
     next_id = 0
     for t in _sorted_times(df["time"]):
-        idx = np.flatnonzero(keys.values == _time_key(t))
+        idx = np.flatnonzero(keys.values == time_key(t))
         pairs: list[tuple[float, int, int]] = []
         for tid, (tt, la, lo) in last.items():
             dt = _hours(tt, t, calendar)
@@ -292,12 +300,12 @@ def link_tracks(
         for row in sorted(set(idx.tolist()) - used_c, key=lambda r: (df.loc[r, "lat"], df.loc[r, "lon"])):
             df.loc[row, "track_id"] = next_id
             next_id += 1
-        for row in idx:
+        for row in idx.tolist():
             last[int(df.loc[row, "track_id"])] = (t, float(df.loc[row, "lat"]), float(df.loc[row, "lon"]))
         last = {k: v for k, v in last.items() if _hours(v[0], t, calendar) < max_gap_h}
     sizes = df.groupby("track_id")["track_id"].transform("size")
     df = df[sizes >= min_points].copy()
     order = {old: new for new, old in enumerate(pd.unique(df["track_id"]))}
     df["track_id"] = df["track_id"].map(order).astype(int)
-    df["_key"] = df["time"].map(_time_key)
+    df["_key"] = df["time"].map(time_key)
     return df.sort_values(["track_id", "_key"], kind="stable").drop(columns="_key").reset_index(drop=True)

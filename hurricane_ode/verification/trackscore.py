@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from hurricane_ode.timeutil import time_key
 from hurricane_ode.verification.besttrack import read_tracks, to_calendar
 from hurricane_ode.verification.geometry import Grid
 from hurricane_ode.verification.matching import in_domain, match_tracks, summarise_by_lead
-from hurricane_ode.verification.tracker import _time_key, find_centres
+from hurricane_ode.verification.tracker import find_centres
 
 __all__ = ["verify_fields", "verify_hindcast", "domain_box", "DEFAULT_MATCH_KM"]
 
@@ -73,7 +74,7 @@ def verify_fields(
     truth, dropped = _prepare_truth(tracks, cal)
     box, periodic = domain_box(fields)
     margin = float(tracker.get("radius_km", 400.0))
-    keys = {_time_key(t) for t in fields["time"].values}
+    keys = {time_key(t) for t in fields["time"].values}
     truth = truth[truth["time"].isin(keys)]
     in_box = in_domain(truth["lat"].values, truth["lon"].values, box, 0.0, periodic)
     inside = in_domain(truth["lat"].values, truth["lon"].values, box, margin, periodic)
@@ -124,7 +125,7 @@ def verify_hindcast(
             [c for c in ("lead_time", "forecast_period", "init_time") if c in fields.coords])
         init = one["init_time"].values.item()
         m, _, info = verify_fields(fields, truth, init, max_distance_km, tracker)
-        parts.append(m.assign(init_time=_time_key(init)))
+        parts.append(m.assign(init_time=time_key(init)))
         edges.append(info["excluded"])
     matches = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     edge = pd.concat(edges, ignore_index=True) if edges else pd.DataFrame()

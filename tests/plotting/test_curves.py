@@ -9,6 +9,8 @@ import pytest
 pytest.importorskip("matplotlib", reason="matplotlib not installed (the 'plot' extra)")
 Image = pytest.importorskip("PIL.Image", reason="Pillow (a matplotlib dependency) not installed")
 
+from matplotlib.figure import Figure  # noqa: E402
+
 from hurricane_ode.plotting.curves import plot_error_vs_lead, plot_sampling_rate_curves  # noqa: E402
 
 
@@ -29,13 +31,22 @@ def _size(path):
 
 
 def test_sampling_rate_curves_from_dataframe_and_csv(tmp_path):
-    out = plot_sampling_rate_curves(_table(), tmp_path / "fig6.png")
+    out = tmp_path / "fig6.png"
+    assert isinstance(plot_sampling_rate_curves(_table(), out), Figure)
     w, h = _size(out)
     assert 900 < w < 2000 and 350 < h < 900  # two panels side by side
     csv = tmp_path / "results.csv"
     _table().to_csv(csv, index=False)
-    out1 = plot_sampling_rate_curves(csv, tmp_path / "fig6_mse.png", metrics=["mse"])
+    out1 = tmp_path / "fig6_mse.png"
+    plot_sampling_rate_curves(csv, out1, metrics=["mse"])
     assert _size(out1)[0] < w  # one panel is narrower than two
+
+
+def test_curves_without_path_only_return_the_figure(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    fig = plot_sampling_rate_curves(_table(), metrics=["mse"])
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_sampling_rate_curves_bad_input(tmp_path):
@@ -52,7 +63,8 @@ def test_error_vs_lead(tmp_path):
     leads = np.arange(3, 25, 3.0)
     df = pd.DataFrame([{"model": m, "lead_time_h": h, "track_error_km": 20 * h * (i + 1)}
                        for i, m in enumerate(["vid_ode", "advection"]) for h in leads])
-    out = plot_error_vs_lead(df, tmp_path / "lead.png", metric="track_error_km")
+    out = tmp_path / "lead.png"
+    assert isinstance(plot_error_vs_lead(df, out, metric="track_error_km"), Figure)
     w, h = _size(out)
     assert 500 < w < 1200 and 350 < h < 900
     with pytest.raises(ValueError, match="mse"):

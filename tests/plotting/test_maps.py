@@ -14,6 +14,7 @@ pytest.importorskip("cartopy", reason="cartopy not installed (the 'plot' extra)"
 Image = pytest.importorskip("PIL.Image", reason="Pillow (a matplotlib dependency) not installed")
 
 import cftime  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from hurricane_ode.cf import forecast_dataset  # noqa: E402
 from hurricane_ode.plotting import coastlines as coast  # noqa: E402
@@ -119,7 +120,8 @@ def test_user_copy_via_env_var(tmp_path, monkeypatch):
 
 def test_wind_map_natl_box_is_contiguous(tmp_path, coastlines_available):
     ds = _fake()
-    ax = plot_wind_map(ds, time=1)
+    fig = plot_wind_map(ds, time=1)
+    ax = fig.axes[0]
     x0, x1, y0, y1 = ax.get_extent(crs=ax.projection)
     assert x1 - x0 == pytest.approx(160.0, abs=0.5)  # 240..400 drawn as one 160-degree box
     assert (y0, y1) == pytest.approx((0.0, 60.0), abs=0.5)
@@ -127,9 +129,17 @@ def test_wind_map_natl_box_is_contiguous(tmp_path, coastlines_available):
 
     keys = [a for a in ax.artists if isinstance(a, QuiverKey)]
     assert len(keys) == 1 and keys[0].text.get_text().endswith("m s$^{-1}$")
-    out = save_png(ax.figure, tmp_path / "wind.png")
+    out = save_png(fig, tmp_path / "wind.png")
     w, h = _png_size(out)
     assert 600 < w < 2000 and 250 < h < 1200
+
+
+def test_wind_map_returns_figure_and_writes_path(tmp_path):
+    fig = plot_wind_map(_fake(), coastlines=False, path=tmp_path / "w.png")
+    assert isinstance(fig, Figure) and _png_size(tmp_path / "w.png")[0] > 300
+    assert [p.name for p in tmp_path.iterdir()] == ["w.png"]  # no temporary left
+    with pytest.raises(ValueError, match=r"\.png"):
+        plot_wind_map(_fake(), coastlines=False, path=tmp_path / "w.jpg")
 
 
 def test_box_wraps_track_longitudes():
@@ -151,8 +161,9 @@ def test_forecast_maps_writes_png_with_tracks_and_error(tmp_path, coastlines_ava
     })
     csv = tmp_path / "tracks.csv"
     tracks.to_csv(csv, index=False)
-    out = plot_forecast_maps(fc, truth, tmp_path / "maps.png", tracks=csv, error=True, max_leads=2)
-    assert out == tmp_path / "maps.png"
+    fig = plot_forecast_maps(fc, truth, tmp_path / "maps.png", tracks=csv, error=True, max_leads=2)
+    out = tmp_path / "maps.png"
+    assert isinstance(fig, Figure) and out.is_file()
     w, h = _png_size(out)
     assert w > 1200 and 400 < h < 2000  # 3 columns, 2 rows
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
@@ -160,7 +171,8 @@ def test_forecast_maps_writes_png_with_tracks_and_error(tmp_path, coastlines_ava
 
 def test_forecast_maps_without_coastlines_and_other_basin(tmp_path):
     ds = _fake(lon0=-10.0, lon1=150.0)
-    out = plot_forecast_maps(ds, ds, tmp_path / "nio.png", coastlines=False)
+    out = tmp_path / "nio.png"
+    plot_forecast_maps(ds, ds, out, coastlines=False)
     assert _png_size(out)[0] > 600
 
 
@@ -180,7 +192,8 @@ def test_track_map(tmp_path, coastlines_available):
     true = pd.DataFrame({"storm_id": [3] * 4, "time": [f"2005-09-05T{h:02d}:00:00" for h in (0, 6, 12, 18)],
                          "lat": [15.0, 16.0, 17.0, 18.0], "lon": [310.0, 308.0, 306.0, 304.0]})
     fc = true.drop(columns="storm_id").assign(track_id=0, lon=true["lon"] + 1.0).iloc[1:]
-    out = plot_track_map(true, fc, tmp_path / "tracks.png", basin="natl")
+    out = tmp_path / "tracks.png"
+    assert isinstance(plot_track_map(true, fc, out, basin="natl"), Figure)
     w, h = _png_size(out)
     assert w > 600 and h > 250
     with pytest.raises(ValueError, match="lack columns"):
@@ -203,7 +216,8 @@ def test_zoom_to_region_storm_and_chosen_leads(tmp_path, coastlines_available):
     csv = tmp_path / "ibtracs.csv"
     tracks.to_csv(csv, index=False)
     t0 = time.perf_counter()
-    out = plot_forecast_maps(fc, truth, tmp_path / "storm.png", tracks=csv, storm="2005248N20320", error=True)
+    out = tmp_path / "storm.png"
+    plot_forecast_maps(fc, truth, out, tracks=csv, storm="2005248N20320", error=True)
     took = time.perf_counter() - t0
     assert out.stat().st_size < 1_000_000
     w, h = _png_size(out)

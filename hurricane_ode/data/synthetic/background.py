@@ -103,10 +103,10 @@ def _draw_waves(rng: np.random.Generator, c: Climate) -> _Waves:
         amp = rng.uniform(80.0, 150.0) * c.easterly_wave_amp_scale
         rows.append((amp, k, omega, lat0, rng.uniform(4.0, 6.0), 0.0))
     n = len(rows)
-    amp, k, omega, lat0, width, tilt = (np.array(col, dtype=float) for col in zip(*rows))
+    amps, ks, omegas, lat0s, widths, tilts = (np.array(col, dtype=float) for col in zip(*rows))
     return _Waves(
-        amp=amp, k=k, omega=omega, theta=rng.uniform(0.0, 2 * math.pi, n), lat0=lat0,
-        width=width, tilt=tilt, mod_period=rng.uniform(4.0, 10.0, n) * 86400.0,
+        amp=amps, k=ks, omega=omegas, theta=rng.uniform(0.0, 2 * math.pi, n), lat0=lat0s,
+        width=widths, tilt=tilts, mod_period=rng.uniform(4.0, 10.0, n) * 86400.0,
         mod_phase=rng.uniform(0.0, 2 * math.pi, n),
     )  # fmt: skip
 

@@ -245,11 +245,11 @@ class Climate:
         out["intensity_scale"] = sum(self.dp_peak_hpa) / sum(base.dp_peak_hpa)
         return {name: out[name] for name in TRAINING_RANGES}
 
-    def outside_training_range(self) -> dict[str, dict[str, float]]:
+    def outside_training_range(self) -> dict[str, dict[str, float | str]]:
         """Knobs outside :data:`TRAINING_RANGES`: ``{knob: {value, low, high, by}}`` where ``by``
         is the distance beyond the nearest bound (same units as the knob). The ``spectral``
         background is reported as ``{"background": ...}`` with ``by`` = 1 (never trained on)."""
-        out: dict[str, dict[str, float]] = {}
+        out: dict[str, dict[str, float | str]] = {}
         for name, value in self.scalars().items():
             lo, hi = TRAINING_RANGES[name]
             if value < lo - 1e-9 or value > hi + 1e-9:

@@ -148,7 +148,7 @@ def read_frames(path: str | Path, indices: Sequence[int] | None = None) -> Tenso
     if path.is_dir():
         files = list_frame_files(path)
         idx = _select(len(files), indices, path)
-        images = []
+        images: list[np.ndarray] = []
         for i in idx:
             img = np.asarray(iio.imread(files[i]))
             if img.ndim == 2:

@@ -71,7 +71,7 @@ def _video_source(name: str, discover: Callable[[str, str], list[VideoEntry]]):
             data.sampling,
             seed=seed,
             train=train,
-            image_size=tuple(data.image_size) if data.image_size is not None else (128, 128),
+            image_size=(data.image_size[0], data.image_size[1]) if data.image_size is not None else (128, 128),
             channels=data.channels or 3,
             augment=data.augment,
             length=data.clips_per_epoch if train else None,

@@ -42,7 +42,7 @@ from torch import Tensor
 
 from hurricane_ode.config import ModelConfig
 from hurricane_ode.errors import ConfigError
-from hurricane_ode.models.base import ForecastModel, ModelInputs, ModelOutput, register_model
+from hurricane_ode.models.base import ModelInputs, ModelOutput, ParameterFreeModel, register_model
 from hurricane_ode.models.baselines._encoders import (
     gather_frames,
     last_observed_index,
@@ -120,16 +120,26 @@ def semi_lagrangian(frame: Tensor, velocity: Tensor, lead: Tensor) -> Tensor:
 
 
 @register_model("advection")
-class Advection(ForecastModel):
-    """Semi-Lagrangian extrapolation of the last observed frame (see module docstring)."""
+class Advection(ParameterFreeModel):
+    """Semi-Lagrangian extrapolation of the last observed frame (see module docstring).
+
+    Parameters
+    ----------
+    in_channels
+        Channels per frame; batches are checked against it. All channels drive the motion
+        estimate together.
+    local
+        ``global`` motion only: add local Lucas-Kanade corrections to the phase-correlation
+        shift (False: one rigid shift per sample).
+    motion
+        ``global`` (phase correlation, then local windows) or ``pyramid`` (coarse-to-fine
+        Lucas-Kanade, registered as ``advection_lk``).
+    """
 
     model_name = "advection"
-    trainable = False
-    """No trainable parameters: the trainer must not build an optimiser for it."""
-    downsamples = False
 
-    def __init__(self, config: ModelConfig, local: bool = True, motion: str = "global") -> None:
-        super().__init__(config)
+    def __init__(self, in_channels: int = 3, local: bool = True, motion: str = "global") -> None:
+        super().__init__(in_channels, name="advection_lk" if motion == "pyramid" else "advection")
         if motion not in ("global", "pyramid"):
             raise ConfigError(f"Advection: motion must be 'global' or 'pyramid', got {motion!r}")
         self.local = local
@@ -165,11 +175,11 @@ class Advection(ForecastModel):
 
 def build_advection(config: ModelConfig) -> Advection:
     """Factory for :class:`Advection` (phase correlation + Lucas–Kanade motion)."""
-    return Advection(config)
+    return Advection(in_channels=config.in_channels)
 
 
 @register_model("advection_lk")
 def build_advection_lk(config: ModelConfig) -> Advection:
     """Factory for :class:`Advection` with pyramidal Lucas-Kanade motion (local windows, no global
     phase correlation): the motion estimate Vid-ODE's ``flow_prior = "advection"`` starts from."""
-    return Advection(config, motion="pyramid")
+    return Advection(in_channels=config.in_channels, motion="pyramid")

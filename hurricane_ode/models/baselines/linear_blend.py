@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from hurricane_ode.config import ModelConfig
-from hurricane_ode.models.base import ForecastModel, ModelInputs, ModelOutput, register_model
+from hurricane_ode.models.base import ModelInputs, ModelOutput, ParameterFreeModel, register_model
 from hurricane_ode.models.baselines.persistence import latest_observed_indices
 
 __all__ = ["LinearBlend", "next_observed_indices"]
@@ -52,13 +52,16 @@ def next_observed_indices(input_times: Tensor, mask: Tensor, query_times: Tensor
 
 
 @register_model("linear_blend")
-class LinearBlend(ForecastModel):
-    """Cross-fade the observed frames on either side of each query time (no parameters)."""
+class LinearBlend(ParameterFreeModel):
+    """Cross-fade the observed frames on either side of each query time (no parameters).
+
+    Parameters
+    ----------
+    in_channels
+        Channels per frame (3 for RGB video); batches are checked against it.
+    """
 
     model_name = "linear_blend"
-    trainable = False
-    """No trainable parameters: the trainer must not build an optimiser for it."""
-    downsamples = False
 
     def predict(self, x: ModelInputs) -> ModelOutput:
         """inputs ``[B, T, C, H, W]``, times ``[B, T]`` / ``[B, K]`` -> frames ``[B, K, C, H, W]``."""
@@ -75,4 +78,4 @@ class LinearBlend(ForecastModel):
 
 def build_linear_blend(config: ModelConfig) -> LinearBlend:
     """Factory for :class:`LinearBlend`."""
-    return LinearBlend(config)
+    return LinearBlend(in_channels=config.in_channels)

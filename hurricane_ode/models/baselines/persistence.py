@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from hurricane_ode.config import ModelConfig
-from hurricane_ode.models.base import ForecastModel, ModelInputs, ModelOutput, register_model
+from hurricane_ode.models.base import ModelInputs, ModelOutput, ParameterFreeModel, register_model
 
 __all__ = ["Persistence", "latest_observed_indices"]
 
@@ -36,13 +36,16 @@ def latest_observed_indices(input_times: Tensor, mask: Tensor, query_times: Tens
 
 
 @register_model("persistence")
-class Persistence(ForecastModel):
-    """Repeat the latest observed input frame at every query time (no parameters)."""
+class Persistence(ParameterFreeModel):
+    """Repeat the latest observed input frame at every query time (no parameters).
+
+    Parameters
+    ----------
+    in_channels
+        Channels per frame (3 for U850/V850/PSL); batches are checked against it.
+    """
 
     model_name = "persistence"
-    trainable = False
-    """No trainable parameters: the trainer must not build an optimiser for it."""
-    downsamples = False
 
     def predict(self, x: ModelInputs) -> ModelOutput:
         """inputs ``[B, T, C, H, W]``, times ``[B, T]`` / ``[B, K]`` -> frames ``[B, K, C, H, W]``."""
@@ -53,4 +56,4 @@ class Persistence(ForecastModel):
 
 def build_persistence(config: ModelConfig) -> Persistence:
     """Factory for :class:`Persistence`."""
-    return Persistence(config)
+    return Persistence(in_channels=config.in_channels)
