@@ -47,7 +47,7 @@ for w in "${WORLDS[@]}"; do
     "$HO" score --hindcast "$out/$m.nc" --truth "$w" --tracks "$w/tracks.csv" --no-lpips \
         --output "$out/scores_$m" --overwrite
     "$HO" score --hindcast "$out/$m.nc" --truth "$w" --tracks "$w/tracks.csv" --no-lpips \
-        --storm-radius 600 --output "$out/scores600_$m" --overwrite
+        --storm-radius 600 --no-track-scores --output "$out/scores600_$m" --overwrite
   done
   "$PY" scripts/heldout_tables.py "$out" | tee "$out/tables.md"
 done

@@ -115,7 +115,8 @@ def main() -> None:
     print(_table("PSL RMSE, hPa, whole basin", ps, LEADS))
     ps6 = {m: [_fmt(_at(t, "rmse_PSL", L) / 100, ".2f") for L in LEADS] for m, t in near.items()}
     print(_table("PSL RMSE, hPa, within 600 km of a storm", ps6, LEADS))
-    for col, title, f in (("pod", "POD (tracker on the forecasts)", ".2f"), ("far", "FAR", ".2f"),
+    for col, title, f in (("pod", "POD (tracker on the forecasts)", ".2f"),
+                          ("pod_init", "POD, storms that existed at the initial time", ".2f"), ("far", "FAR", ".2f"),
                           ("track_error_km", "track error, km", ".0f")):
         rows = {m: [_fmt(_at(t, col, L), f) for L in LEADS] for m, t in whole.items()}
         print(_table(title, rows, LEADS))

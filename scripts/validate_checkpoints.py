@@ -19,7 +19,8 @@ from hurricane_ode.evaluation.storm_validation import hindcast_validator
 from hurricane_ode.models.base import build_model
 from hurricane_ode.models.inference import load_forecaster
 
-COLUMNS = ("nmse", "nmse_3h", "nmse_24h", "nmse_48h", "psl_rmse_24h", "pod_24h", "far_24h", "track_error_km_24h")
+COLUMNS = ("nmse", "nmse_3h", "nmse_24h", "nmse_48h", "psl_rmse_24h", "pod_24h", "pod_init_24h", "far_24h",
+           "track_error_km_24h")
 
 
 def main() -> None:

@@ -67,6 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="score only cells within KM of a best-track fix (needs tracks)")
     parser.add_argument("--no-weights", action="store_true", help="no cos(lat) area weighting")
     parser.add_argument("--no-lpips", action="store_true", help="skip LPIPS")
+    parser.add_argument("--no-track-scores", action="store_true",
+                        help="skip the tracker (field scores only; --tracks then serves --storm-radius)")
     parser.add_argument("--normalise", choices=("truth", "hindcast"), default="truth",
                         help="z-score statistics for NMSE/PSNR/SSIM/LPIPS: the truth's (default; the same "
                              "for every model) or the hindcast's own normalisation")
@@ -86,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     s = score(args.hindcast, truth, args.tracks, weights=None if args.no_weights else "coslat",
               region=args.region, storm_radius_km=args.storm_radius, lpips=not args.no_lpips,
               max_distance_km=args.match_km, tracker=_tracker(args.tracker),
-              normalise=args.normalise)
+              normalise=args.normalise, track_scores=not args.no_track_scores)
     paths = write_scores(s, args.output, overwrite=args.overwrite)
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
     print(f"  model {s.attrs['model']}, {s.attrs['n_init_times']} initial time(s), region {s.attrs['region']}")

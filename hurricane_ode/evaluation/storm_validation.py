@@ -73,8 +73,8 @@ def hindcast_validator(
     Returns
     -------
     callable
-        ``f(generator) -> {"nmse", "nmse_<L>h", "psl_rmse_<L>h", "pod_<L>h", "far_<L>h",
-        "track_error_km_<L>h"}`` (NMSE z-scored with the truth's statistics; POD/FAR/track
+        ``f(generator) -> {"nmse", "nmse_<L>h", "psl_rmse_<L>h", "pod_<L>h", "pod_init_<L>h",
+        "far_<L>h", "track_error_km_<L>h"}`` (NMSE z-scored with the truth's statistics; POD/FAR/track
         error from the tracker on the forecasts against the best tracks).
     """
     from hurricane_ode.forecasting.hindcasting import hindcast, parse_durations, parse_leads
@@ -118,7 +118,7 @@ def hindcast_validator(
             out[f"nmse_{L:g}h"] = float(at["nmse"].mean())
             if "PSL" in variables:
                 out[f"psl_rmse_{L:g}h"] = float(at["rmse"].sel(variable="PSL"))
-            for name in ("pod", "far", "track_error_km"):
+            for name in ("pod", "pod_init", "far", "track_error_km"):
                 if name in at:
                     out[f"{name}_{L:g}h"] = float(at[name])
         return out

@@ -4,7 +4,9 @@ At every verified valid time the true fixes (inside the scored domain) and the f
 centres are paired greedily, closest first, each used once, when closer than
 ``max_distance_km`` (great circle). An unpaired true fix is a **miss**, an unpaired
 forecast centre a **false alarm**; nothing is dropped. Scores per lead time, each with
-its count: POD = hits / (hits + misses), FAR = false alarms / (hits + false alarms),
+its count: POD = hits / (hits + misses), ``pod_init`` = the same over the storms that already
+had a best-track fix at the initial time (a storm born during the lead cannot be forecast
+from the inputs; track-forecast verification usually scores only those), FAR = false alarms / (hits + false alarms),
 track error (km, mean over hits), central-pressure error (hPa, forecast minus truth) and
 wind error (m s-1; note that a gridded 850 hPa maximum wind is not a best track's 10 m
 sustained wind, so read wind errors as a consistency check, not as intensity skill).
@@ -31,7 +33,7 @@ __all__ = ["pair_centres", "in_domain", "match_tracks", "track_errors", "summari
            "SUMMARY_COLUMNS"]
 
 SUMMARY_COLUMNS = [
-    "lead_time_h", "n_true", "hits", "misses", "false_alarms", "pod", "far",
+    "lead_time_h", "n_true", "hits", "misses", "false_alarms", "pod", "far", "pod_init", "n_true_init",
     "track_error_km", "n_track", "psl_error_hpa", "psl_bias_hpa", "n_psl",
     "wind_error_ms", "wind_bias_ms", "n_wind", "n_excluded",
 ]
@@ -119,7 +121,8 @@ def match_tracks(
     Returns
     -------
     One row per true centre at a forecast valid time and per unmatched forecast centre:
-    ``storm``, ``time``, ``lead_time_h``, ``matched``, ``false_alarm``, ``track_error_km``,
+    ``storm``, ``time``, ``lead_time_h``, ``matched``, ``false_alarm``, ``at_init`` (the storm
+    had a fix at ``init_time``), ``track_error_km``,
     ``psl_error_pa`` / ``psl_error_hpa`` and ``wind_error_ms`` (forecast minus truth; NaN if
     unmatched).
     """
@@ -138,6 +141,9 @@ def match_tracks(
     else:
         ref = init_time if init_time is not None else (times[0] if times else None)
         lead_by_key = {time_key(t): _hours(ref, t, calendar) for t in times}
+    existing: set = set()
+    if init_time is not None and tid is not None:
+        existing = set(truth.loc[tkeys.values == time_key(init_time), tid])
     rows = []
     for key, lead in sorted(lead_by_key.items()):
         f = forecast[fkeys.values == key]
@@ -148,7 +154,8 @@ def match_tracks(
         for i in range(len(t)):
             r = t.iloc[i]
             out = {"storm": r[tid] if tid is not None else None, "time": key, "lead_time_h": lead,
-                   "matched": False, "false_alarm": False, "track_error_km": np.nan,
+                   "matched": False, "false_alarm": False,
+                   "at_init": tid is not None and r[tid] in existing, "track_error_km": np.nan,
                    "psl_error_pa": np.nan, "psl_error_hpa": np.nan, "wind_error_ms": np.nan}
             if i in by_truth:
                 j, d = by_truth[i]
@@ -160,9 +167,9 @@ def match_tracks(
         for j in range(len(f)):
             if j not in paired_f:
                 rows.append({"storm": None, "time": key, "lead_time_h": lead, "matched": False,
-                             "false_alarm": True, "track_error_km": np.nan, "psl_error_pa": np.nan,
+                             "false_alarm": True, "at_init": False, "track_error_km": np.nan, "psl_error_pa": np.nan,
                              "psl_error_hpa": np.nan, "wind_error_ms": np.nan})
-    cols = ["storm", "time", "lead_time_h", "matched", "false_alarm", "track_error_km",
+    cols = ["storm", "time", "lead_time_h", "matched", "false_alarm", "at_init", "track_error_km",
             "psl_error_pa", "psl_error_hpa", "wind_error_ms"]
     return pd.DataFrame(rows, columns=cols)
 
@@ -182,11 +189,13 @@ def summarise_by_lead(matches: pd.DataFrame, excluded: pd.Series | None = None) 
         n_hit, n_miss, n_fa = len(hits), len(true) - len(hits), int(g["false_alarm"].sum())
         psl = hits["psl_error_hpa"].dropna()
         wind = hits["wind_error_ms"].dropna()
+        old = true[true["at_init"].astype(bool)] if "at_init" in true else true.iloc[:0]
         out.append({
             "lead_time_h": float(lead), "n_true": len(true), "hits": n_hit, "misses": n_miss,
             "false_alarms": n_fa,
             "pod": n_hit / len(true) if len(true) else np.nan,
             "far": n_fa / (n_hit + n_fa) if n_hit + n_fa else np.nan,
+            "pod_init": float(old["matched"].mean()) if len(old) else np.nan, "n_true_init": len(old),
             "track_error_km": hits["track_error_km"].mean() if n_hit else np.nan, "n_track": n_hit,
             "psl_error_hpa": psl.abs().mean() if len(psl) else np.nan,
             "psl_bias_hpa": psl.mean() if len(psl) else np.nan, "n_psl": len(psl),

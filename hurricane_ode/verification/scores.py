@@ -16,7 +16,7 @@
 * ``rmse_persistence`` and ``skill = 1 - MSE / MSE_persistence`` (persistence = the true
   field at the initial time);
 * ``rmse_by_init`` on ``(init_time, lead_time, variable)``;
-* with best tracks: ``pod``, ``far``, ``hits``, ``misses``, ``false_alarms``, ``track_error_km``,
+* with best tracks: ``pod``, ``pod_init`` (storms present at the initial time), ``far``, ``hits``, ``misses``, ``false_alarms``, ``track_error_km``,
   ``psl_error_hpa``, ``wind_error_ms`` ... each with its count (see
   :mod:`hurricane_ode.verification.matching`).
 
@@ -148,6 +148,7 @@ def score(
     tracker: dict[str, Any] | None = None,
     max_distance_km: float = DEFAULT_MATCH_KM,
     normalise: str = "truth",
+    track_scores: bool = True,
 ) -> xr.Dataset:
     """Score a hindcast against the true fields by lead time (and initial time).
 
@@ -170,6 +171,8 @@ def score(
         and standard deviation over the scored valid times (the same for every model scored on
         the same truth); ``"hindcast"`` with the model's own ``norm_mean_*``/``norm_std_*``
         attributes (different models then have different denominators).
+    track_scores : run the tracker on the forecasts and score it against the best tracks
+        (False: field scores only; the tracks are then used only by ``storm_radius_km``).
 
     Returns
     -------
@@ -279,6 +282,9 @@ def score(
         "normalisation": norm_note,
         "persistence": "truth at the initial time" if persist is not None else "unavailable: truth lacks initial times",
     }
+    if not track_scores:
+        out.attrs["tracks"] = "track verification not requested"
+        return out
     return _add_tracks(out, hc, truth, tracks, tracker, max_distance_km)
 
 
@@ -299,7 +305,8 @@ def _add_tracks(out: xr.Dataset, hc: xr.Dataset, truth: Any, tracks: Any, tracke
     summary = summary.set_index("lead_time_h").reindex(out["lead_time"].values)
     for col in summary.columns:
         vals = summary[col].to_numpy(dtype=float)
-        if col in ("n_true", "hits", "misses", "false_alarms", "n_track", "n_psl", "n_wind", "n_excluded"):
+        if col in ("n_true", "n_true_init", "hits", "misses", "false_alarms", "n_track", "n_psl", "n_wind",
+                   "n_excluded"):
             vals = np.nan_to_num(vals).astype(np.int64)
         out[col] = ("lead_time", vals)
     out.attrs["tracks"] = f"{tracks}{found}" if not hasattr(tracks, "columns") else "DataFrame"

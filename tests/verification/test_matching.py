@@ -76,3 +76,30 @@ def test_pairing_is_one_to_one_and_misses_are_never_dropped():
     assert len(m) == 1 and not m["matched"].iloc[0] and m["lead_time_h"].iloc[0] == 6.0
     s = summarise_by_lead(m)
     assert s["misses"].tolist() == [1] and s["pod"].tolist() == [0.0]
+
+
+def test_pod_init_counts_only_storms_that_existed_at_the_initial_time():
+    t = ["2005-08-01T00:00:00", "2005-08-01T06:00:00"]
+    truth = pd.DataFrame({
+        "storm_id": ["old", "old", "new"],
+        "time": [t[0], t[1], t[1]],  # "new" is born during the lead
+        "lat": [15.0, 15.5, 25.0], "lon": [300.0, 299.0, 320.0],
+        "min_psl_pa": [99000.0] * 3, "max_wind_ms": [30.0] * 3,
+    })
+    forecast = pd.DataFrame({"time": [t[1]], "lat": [15.4], "lon": [299.1], "min_psl_pa": [99100.0],
+                             "max_wind_ms": [28.0]})
+    m = match_tracks(forecast, truth, init_time=t[0], valid_times=[t[1]], calendar="noleap")
+    assert m.set_index("storm")["at_init"].to_dict() == {"old": True, "new": False}
+    s = summarise_by_lead(m)
+    assert s["pod"].tolist() == [0.5] and s["n_true"].tolist() == [2]
+    assert s["pod_init"].tolist() == [1.0] and s["n_true_init"].tolist() == [1]
+
+
+def test_score_without_track_scores_skips_the_tracker(world):
+    truth, tracks = world
+    hc = as_hindcast(truth_frames(truth, [0], [0.0, 6.0]), truth, [0], [0.0, 6.0])
+    s = score(hc, truth, tracks, lpips=False, track_scores=False, storm_radius_km=600.0)
+    assert "pod" not in s and s.attrs["tracks"] == "track verification not requested"
+    assert np.allclose(s["rmse"].values, 0.0)
+    full = score(hc, truth, tracks, lpips=False)
+    assert full["pod_init"].values.tolist() == [1.0, 1.0] and full["n_true_init"].values.tolist() == [1, 1]
