@@ -35,6 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="continue the run in the output directory exactly where its last.pt stopped",
     )
     parser.add_argument(
+        "--resume-from",
+        metavar="CKPT",
+        default=None,
+        help="start from this checkpoint (weights, optimisers, step) into the output directory: "
+        "a second training stage with, e.g., another loss weight (the model config must match)",
+    )
+    parser.add_argument(
         "--output-dir",
         metavar="DIR",
         default=None,
@@ -172,7 +179,10 @@ def run(args: argparse.Namespace) -> int:
     if args.quiet:
         train_values["progress"] = False
     config = config_from_dict(values)
-    result = train(config, resume=args.resume, validate=validator_from_config(config))
+    if args.resume and args.resume_from:
+        raise ConfigError("--resume and --resume-from exclude each other")
+    resume = args.resume_from if args.resume_from else bool(args.resume)
+    result = train(config, resume=resume, validate=validator_from_config(config))
     if result.checkpoint is not None:
         summary = ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.metrics.items()))
         print(f"step {result.step} (epoch {result.epoch}): {summary}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ class TrainerState:
     metrics: dict[str, float]
     best: dict[str, Any] | None
     resumed: bool
+    resumed_from: Path | None
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -106,7 +108,7 @@ class TrainerState:
         barrier(self.info)
         return out
 
-    def resume(self, path: str | Path | None = None) -> None:
+    def resume(self, path: str | os.PathLike | None = None) -> None:
         """Continue exactly where a checkpoint stopped (weights, optimisers, counters, RNG, best).
 
         Parameters
@@ -144,6 +146,7 @@ class TrainerState:
         self.best = state.get("best")
         restore_rng_state(state["rng"])
         self.resumed = True
+        self.resumed_from = path
         log.info("resumed from %s at step %d (epoch %d, batch %d)", path, self.global_step, self.epoch,
                  self.batch_in_epoch)  # fmt: skip
 

@@ -127,6 +127,7 @@ class Trainer(TrainerState):
         self.best: dict[str, Any] | None = None
         self.metrics: dict[str, float] = {}
         self.resumed = False
+        self.resumed_from: Path | None = None
         self.amp = tc.amp if tc.amp is not None else default_amp(self.device)
         amp = self.amp
         self._autocast = (
@@ -207,7 +208,13 @@ class Trainer(TrainerState):
             raise FileExistsError(
                 f"{last} exists; pass resume=True (--resume) to continue that run or choose another output_dir"
             )
-        if not self.resumed and self.info.is_main:
+        source = self.resumed_from
+        new_stage = self.resumed and source is not None and source.parent.resolve() != self.output_dir.resolve()
+        if new_stage and last.exists():
+            raise FileExistsError(
+                f"{last} exists: starting from {source} would overwrite that run; choose another output_dir"
+            )
+        if (not self.resumed or new_stage) and self.info.is_main:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             tmp = self.output_dir / ".config.yaml.tmp"
             tmp.write_text(yaml.safe_dump(config_to_dict(self.config), sort_keys=False))
@@ -318,7 +325,7 @@ def train(
     config: Config,
     *,
     dataset: Dataset | None = None,
-    resume: bool = False,
+    resume: bool | str | os.PathLike = False,
     progress: bool | None = None,
     validate: Validator | None = None,
 ) -> TrainResult:
@@ -331,9 +338,11 @@ def train(
     dataset
         Training clips (default: ``build_dataset(config.data, "train", seed)``).
     resume
-        Continue from ``<output_dir>/last.pt`` exactly where it stopped (FileNotFoundError
+        True: continue from ``<output_dir>/last.pt`` exactly where it stopped (FileNotFoundError
         names the file if there is none). Without it an existing ``last.pt`` is an error,
-        so a run is never overwritten by accident.
+        so a run is never overwritten by accident. A checkpoint path: continue from that
+        checkpoint into ``output_dir`` (a second training stage: the model config must match;
+        other changes, e.g. a loss weight, are logged as warnings).
     progress
         Show a tqdm bar (default ``config.train.progress``); only rank 0 shows one.
     validate
@@ -351,8 +360,8 @@ def train(
     info = init_distributed(device_type)
     try:
         trainer = Trainer(config, dataset, progress=progress, info=info)
-        if resume:
-            trainer.resume()
+        if resume is not False:
+            trainer.resume(None if resume is True else resume)
         return trainer.fit(validate=validate)
     finally:
         cleanup_distributed(info)

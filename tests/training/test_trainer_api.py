@@ -108,3 +108,26 @@ def test_trainer_lr_floor_from_config(tmp_path):
     assert t.epoch == 2 and t.opt.param_groups[0]["lr"] == pytest.approx(5e-3)
     r = rows(tmp_path / "metrics.csv")
     assert [float(x["lr"]) for x in r][:5] == pytest.approx([1e-2] * 4 + [5e-3])
+
+
+def test_train_resume_from_a_checkpoint_starts_a_second_stage(tmp_path, caplog):
+    from dataclasses import replace
+
+    from hurricane_ode.training.trainer import train
+
+    data = MemoryClips(8)
+    first = train(tiny_config(tmp_path / "stage1", max_steps=2), dataset=data)
+    assert first.step == 2
+    cfg = tiny_config(tmp_path / "stage2", max_steps=3)
+    cfg = replace(cfg, loss=replace(cfg.loss, lambda_grad=1.0))
+    with caplog.at_level("WARNING"):
+        second = train(cfg, dataset=data, resume=tmp_path / "stage1" / LAST)
+    assert second.step == 3 and (tmp_path / "stage2" / LAST).exists()
+    assert "loss.lambda_grad" in caplog.text  # the changed setting is said, not silently taken
+    assert "grad" in rows(tmp_path / "stage2" / "metrics.csv")[-1]
+    other = tiny_config(tmp_path / "stage3", max_steps=3)
+    other = replace(other, model=replace(other.model, hidden_channels=16))
+    with pytest.raises(Exception, match="model config differs"):
+        train(other, dataset=data, resume=tmp_path / "stage1" / LAST)
+    with pytest.raises(FileExistsError, match="overwrite"):
+        train(cfg, dataset=data, resume=tmp_path / "stage1" / LAST)  # stage2 has its own run now
