@@ -103,6 +103,7 @@ def match_tracks(
     truth_id: Hashable | None = None,
     valid_times: Iterable[Any] | None = None,
     calendar: str = "standard",
+    init_storms: Iterable[Hashable] | None = None,
 ) -> pd.DataFrame:
     """Match true centres to forecast centres at the same time, one to one.
 
@@ -117,6 +118,8 @@ def match_tracks(
     valid_times : the forecast's valid times. Give them: a time at which the forecast has
         no centre at all is otherwise unknown, and its true storms would not count as misses.
     calendar : how ISO-string times are read.
+    init_storms : ids of the storms present at the initial time (``at_init``); default: those
+        with a fix in ``truth`` at ``init_time``.
 
     Returns
     -------
@@ -141,8 +144,8 @@ def match_tracks(
     else:
         ref = init_time if init_time is not None else (times[0] if times else None)
         lead_by_key = {time_key(t): _hours(ref, t, calendar) for t in times}
-    existing: set = set()
-    if init_time is not None and tid is not None:
+    existing: set = set(init_storms) if init_storms is not None else set()
+    if init_storms is None and init_time is not None and tid is not None:
         existing = set(truth.loc[tkeys.values == time_key(init_time), tid])
     rows = []
     for key, lead in sorted(lead_by_key.items()):

@@ -74,22 +74,25 @@ def verify_fields(
     truth, dropped = _prepare_truth(tracks, cal)
     box, periodic = domain_box(fields)
     margin = float(tracker.get("radius_km", 400.0))
-    keys = {time_key(t) for t in fields["time"].values}
-    truth = truth[truth["time"].isin(keys)]
-    in_box = in_domain(truth["lat"].values, truth["lon"].values, box, 0.0, periodic)
-    inside = in_domain(truth["lat"].values, truth["lon"].values, box, margin, periodic)
     times = list(fields["time"].values)
     ref = init_time if init_time is not None else times[0]
     if isinstance(ref, str):
         from hurricane_ode.timeutil import parse_time
 
         ref = parse_time(ref, cal)
+    # storms the inputs could show: a fix inside the domain at the initial time (pod_init)
+    at_ref = truth[truth["time"] == time_key(ref)]
+    init_storms = set(at_ref["storm_id"][in_domain(at_ref["lat"].values, at_ref["lon"].values, box, 0.0, periodic)])
+    keys = {time_key(t) for t in times}
+    truth = truth[truth["time"].isin(keys)]
+    in_box = in_domain(truth["lat"].values, truth["lon"].values, box, 0.0, periodic)
+    inside = in_domain(truth["lat"].values, truth["lon"].values, box, margin, periodic)
     centres = find_centres(fields, **tracker)
     # match against every fix in the box, then drop those near the edge: a centre found
     # next to an excluded storm is neither a hit nor a false alarm
     boxed = truth[in_box]
     m = match_tracks(centres, boxed, init_time=ref, max_distance_km=max_distance_km,
-                     valid_times=times, calendar=cal, truth_id="storm_id")
+                     valid_times=times, calendar=cal, truth_id="storm_id", init_storms=init_storms)
     edge = truth[in_box & ~inside]
     out_keys = set(zip(edge["storm_id"], edge["time"]))
     if out_keys:
