@@ -18,16 +18,20 @@ W=${W%/}
 OUT=build/eval/$(basename "$W")/rates
 INIT=${INIT:-2005-08-03T00/2005-08-18T12/12h}
 LEAD=${LEAD:-3h/48h/3h}
+SCORE_ONLY=${SCORE_ONLY:-0}   # 1: re-score the hindcasts already in $OUT
 mkdir -p "$OUT"
 declare -A OFFSETS=([1.0]="-12h,-9h,-6h,-3h,0h" [0.5]="-24h,-18h,-12h,-6h,0h" [0.25]="-48h,-36h,-24h,-12h,0h")
 for rate in 1.0 0.5 0.25; do
   common=(--basin natl --input "$W" --init "$INIT" --lead "$LEAD" --input-offsets="${OFFSETS[$rate]}" --overwrite --batch-size 8)
-  "$HO" hindcast "${common[@]}" --checkpoint "$CKPT" --output "$OUT/vid_ode_$rate.nc"
-  for m in persistence advection_lk; do
-    "$HO" hindcast "${common[@]}" --model "$m" --shape 60 160 --output "$OUT/${m}_$rate.nc"
-  done
+  if [ "$SCORE_ONLY" != 1 ]; then
+    "$HO" hindcast "${common[@]}" --checkpoint "$CKPT" --output "$OUT/vid_ode_$rate.nc"
+    for m in persistence advection_lk; do
+      "$HO" hindcast "${common[@]}" --model "$m" --shape 60 160 --output "$OUT/${m}_$rate.nc"
+    done
+  fi
   for m in vid_ode persistence advection_lk; do
-    "$HO" score --hindcast "$OUT/${m}_$rate.nc" --truth "$W" --no-lpips --output "$OUT/s_${m}_$rate" --overwrite
+    "$HO" score --hindcast "$OUT/${m}_$rate.nc" --truth "$W" --no-lpips --no-track-scores \
+        --output "$OUT/s_${m}_$rate" --overwrite
   done
 done
 "$PY" - "$OUT" <<'PY'
