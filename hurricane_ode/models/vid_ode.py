@@ -136,7 +136,7 @@ class ConvEncoder(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
+        return self.net(x.contiguous(memory_format=torch.channels_last))
 
 
 class ConvDecoder(nn.Module):
@@ -154,7 +154,7 @@ class ConvDecoder(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, h: Tensor, h_prev: Tensor) -> Tensor:
-        return self.net(torch.cat([h, h_prev], dim=1))
+        return self.net(torch.cat([h, h_prev], dim=1).contiguous(memory_format=torch.channels_last))
 
 
 def _observed(input_times: Tensor, input_mask: Tensor | None) -> Tensor:
