@@ -106,6 +106,9 @@ COMPOSITIONS = ("paper", "residual")
 FLOW_PRIORS = ("none", "advection")
 WARP_SOURCES = ("previous", "reference")
 HEAD_INITS = ("default", "identity")
+# E and G run on at most this many frames at a time: per-sample nets, so the same result, but the
+# activations of 40 frames at full resolution overflow the caches (CPU: G fwd+bwd 25 % faster)
+_CHUNK = 8
 
 
 def _groups(channels: int) -> int:
@@ -311,7 +314,7 @@ class VidODE(ForecastModel):
         if not self.config.use_ode_encoder:
             m = mask.to(inputs.dtype).view(b, t, 1, 1, 1).expand(b, t, 1, h, w)
             return self.encoder(torch.cat([x, m], dim=2).reshape(b, t * (c + 1), h, w)).float()
-        emb = self.encoder(x.reshape(b * t, c, h, w))
+        emb = torch.cat([self.encoder(part) for part in x.reshape(b * t, c, h, w).split(_CHUNK)])
         embs = emb.view(b, t, *emb.shape[1:]).unbind(1)
         # the latent state and its ODE stay float32 under autocast (only the convs run in bf16)
         dts = encoder_intervals(input_times, mask) * self.config.time_scale
@@ -376,7 +379,8 @@ class VidODE(ForecastModel):
         h_last = self.encode(x.inputs, x.input_times, x.mask)
         states = self.decode_states(h_last, x)  # [B, K + 1, ...]
         b, k = x.query_times.shape
-        raw = self.decoder(states[:, 1:].flatten(0, 1), states[:, :-1].flatten(0, 1)).unflatten(0, (b, k))
+        pairs = zip(states[:, 1:].flatten(0, 1).split(_CHUNK), states[:, :-1].flatten(0, 1).split(_CHUNK))
+        raw = torch.cat([self.decoder(h, h_prev) for h, h_prev in pairs]).unflatten(0, (b, k))
         x0 = reference_frames(x.inputs, x.input_times, x.mask, x.query_times)
         raw = raw.to(x0.dtype) if raw.dtype != x0.dtype else raw
         return compose_sequence(raw, x0, self.config, self.prior_offsets(x))
