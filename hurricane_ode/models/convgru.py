@@ -6,6 +6,7 @@ Shapes are ``[B, C, H, W]``; nothing here knows what the channels mean.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = ["ConvGRUCell"]
@@ -43,9 +44,10 @@ class ConvGRUCell(nn.Module):
             raise ValueError(
                 f"ConvGRUCell: x must be [B, {self.input_channels}, H, W], got {tuple(x.shape)}"
             )
-        if h is None:
-            h = x.new_zeros(x.shape[0], self.hidden_channels, *x.shape[2:])
-        elif h.shape != (x.shape[0], self.hidden_channels, *x.shape[2:]):
+        if h is None:  # h = 0: only the x columns of the gate convolutions contribute, and r is unused
+            z = torch.sigmoid(self._conv_x(self.gates, x)).chunk(2, dim=1)[1]
+            return z * torch.tanh(self._conv_x(self.candidate, x))
+        if h.shape != (x.shape[0], self.hidden_channels, *x.shape[2:]):
             raise ValueError(
                 f"ConvGRUCell: h must be {(x.shape[0], self.hidden_channels, *x.shape[2:])}, "
                 f"got {tuple(h.shape)}"
@@ -53,3 +55,7 @@ class ConvGRUCell(nn.Module):
         r, z = torch.sigmoid(self.gates(torch.cat([x, h], dim=1))).chunk(2, dim=1)
         cand = torch.tanh(self.candidate(torch.cat([x, r * h], dim=1)))
         return (1.0 - z) * h + z * cand
+
+    def _conv_x(self, conv: nn.Conv2d, x: Tensor) -> Tensor:
+        """``conv`` applied to ``[x, 0]``: its weights' ``x`` columns only."""
+        return F.conv2d(x, conv.weight[:, : self.input_channels], conv.bias, padding=conv.padding)

@@ -40,6 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from hurricane_ode.config import SolverConfig
+from hurricane_ode.models.dopri5 import dopri5
 
 __all__ = [
     "odesolve",
@@ -132,6 +133,12 @@ class _InnerAutocast(nn.Module):
 def _odeint_raw(func: ODEFunc, h0: Tensor, t: Tensor, solver: SolverConfig, kwargs: dict) -> Tensor:
     import torchdiffeq
 
+    options = kwargs.get("options", {})
+    if (
+        solver.method == "dopri5" and not solver.adjoint and "norm" in options and "jump_t" not in options
+        and t.numel() > 1 and bool((t[1:] > t[:-1]).all())
+    ):  # fmt: skip
+        return dopri5(func, h0, t, solver.rtol, solver.atol, options["norm"])  # torchdiffeq's steps, leaner
     if solver.adjoint:
         if not isinstance(func, nn.Module):
             raise TypeError("odesolve: the adjoint method needs `func` to be an nn.Module")
