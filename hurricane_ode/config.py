@@ -230,6 +230,11 @@ class LossConfig:
     """Weight of the image-gradient L1 term (ours, Mathieu et al. 2016's gradient difference loss;
     the paper has none, 0): penalises forecasts whose spatial gradients are weaker than the
     truth's, i.e. a vortex filled by blurring."""
+    lambda_intensity: float = 0.0
+    """Weight of the intensity term (ours; paper: none, 0): L1 between the spatial minimum of the
+    forecast and of the true frame in channel ``intensity_channel`` (PSL: the deepest low)."""
+    intensity_channel: int = 2
+    """Channel whose minimum the intensity term compares (2 = PSL for U850, V850, PSL)."""
 
 
 @dataclass

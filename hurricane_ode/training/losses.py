@@ -13,6 +13,9 @@ Terms (L1 terms are means over the valid frames' elements):
 * ``grad`` (ours, off unless ``lambda_grad > 0``): L1 between the spatial finite differences
   of generated and true frames (the gradient difference loss of Mathieu et al. 2016), which
   a blurred vortex pays for even where its L1 error is small.
+* ``intensity`` (ours, off unless ``lambda_intensity > 0``): L1 between the spatial minimum
+  of generated and true frames in one channel (PSL: the central pressure of the deepest low
+  in the frame), the quantity a filled vortex gets wrong.
 * ``g_img`` / ``d_img``  Eq. 3, LS-GAN on single frames: real = valid targets, fake = the
   generated frames at the same positions.
 * ``g_seq`` / ``d_seq``  Eq. 4, LS-GAN on sequences. What is implemented
@@ -36,7 +39,7 @@ LS-GAN (Mao et al. 2017): the discriminator minimises ``(D(real) - 1)^2 + D(fake
 usual LS-GAN generator objective that the paper's min-max shorthand stands for.
 
 Total (Eq. 7): ``recon + lambda_diff * diff + lambda_img * g_img + lambda_seq * g_seq``
-(``+ lambda_grad * grad`` when set)
+(``+ lambda_grad * grad + lambda_intensity * intensity`` when set)
 plus every ``ModelOutput.aux_losses`` term added as is. Losses are computed in float32
 even under autocast.
 """
@@ -58,6 +61,7 @@ __all__ = [
     "reconstruction_loss",
     "difference_loss",
     "gradient_loss",
+    "intensity_loss",
     "target_differences",
     "fill_missing",
     "sequence_pairs",
@@ -219,6 +223,19 @@ def _frame_mean(per_patch: Tensor, valid: Tensor) -> Tensor:
     return per.sum() / valid.sum().clamp_min(1).to(per.dtype)
 
 
+def intensity_loss(out: ModelOutput, batch: Clip, channel: int) -> Tensor:
+    """Mean over valid target frames of ``|min X_hat[channel] - min X[channel]|`` (spatial minima).
+
+    Zero for a forecast whose deepest low is as deep as the truth's (wherever it lies).
+    """
+    if not 0 <= channel < out.frames.shape[2]:
+        raise ValueError(f"intensity_loss: channel {channel} is not among the {out.frames.shape[2]} channels")
+    pred = out.frames[:, :, channel].float().flatten(2).amin(dim=2)  # [B, K]
+    true = batch.targets[:, :, channel].float().flatten(2).amin(dim=2)
+    w = batch.target_mask.to(pred.dtype)
+    return ((pred - true).abs() * w).sum() / w.sum().clamp_min(1.0)
+
+
 def generator_loss(
     out: ModelOutput,
     batch: Clip,
@@ -242,6 +259,10 @@ def generator_loss(
         grad = gradient_loss(out, batch)
         total = total + weights.lambda_grad * grad
         terms["grad"] = grad
+    if weights.lambda_intensity > 0:
+        intensity = intensity_loss(out, batch, weights.intensity_channel)
+        total = total + weights.lambda_intensity * intensity
+        terms["intensity"] = intensity
     if discriminators is not None:
         fake_img, valid = _frames_and_weights(out.frames, batch.target_mask)
         g_img = _frame_mean((discriminators["img"](fake_img).float() - 1.0).pow(2), valid)

@@ -238,3 +238,21 @@ def test_gradient_loss_charges_a_blurred_field_and_enters_the_total_only_when_we
     total1, terms1 = generator_loss(blur, batch, LossConfig(lambda_grad=0.5))
     assert "grad" not in terms0 and "grad" in terms1
     assert float(total1 - total0) == pytest.approx(0.5 * float(terms1["grad"]), rel=1e-5)
+
+
+def test_intensity_loss_is_the_error_of_the_deepest_minimum():
+    from hurricane_ode.training.losses import intensity_loss
+
+    batch = make_batch()
+    assert intensity_loss(ModelOutput(frames=batch.targets.clone()), batch, 1) == 0
+    filled = batch.targets.clone()
+    true_min = batch.targets[:, :, 1].flatten(2).amin(2)
+    filled[:, :, 1] = torch.maximum(filled[:, :, 1], true_min[..., None, None] + 0.5)  # fill the lows by 0.5
+    assert float(intensity_loss(ModelOutput(frames=filled), batch, 1)) == pytest.approx(0.5, rel=1e-5)
+    moved = ModelOutput(frames=batch.targets.flip(-1))  # the same low elsewhere costs nothing
+    assert float(intensity_loss(moved, batch, 1)) < 1e-6
+    total0, _ = generator_loss(ModelOutput(frames=filled), batch, LossConfig())
+    total1, terms = generator_loss(ModelOutput(frames=filled), batch, LossConfig(lambda_intensity=2.0, intensity_channel=1))
+    assert float(total1 - total0) == pytest.approx(1.0, rel=1e-4) and "intensity" in terms
+    with pytest.raises(ValueError, match="channel 5"):
+        intensity_loss(ModelOutput(frames=filled), batch, 5)
