@@ -276,7 +276,8 @@ def score(
         "title": "hurricane_ode scores by lead time",
         "model": hc.attrs.get("model", "unknown"), "checkpoint": hc.attrs.get("checkpoint", ""),
         "basin": hc.attrs.get("basin", ""), "weights": weights or "none",
-        "region": "whole domain" if region is None else f"box {tuple(region)}",
+        "region": (f"box {tuple(region)}" if region is not None else "whole domain")
+        + (f", cells within {float(storm_radius_km):g} km of a best-track fix" if storm_radius_km is not None else ""),
         "storm_radius_km": float(storm_radius_km) if storm_radius_km is not None else "none",
         "n_init_times": int(hc.sizes["init_time"]),
         "normalisation": norm_note,

@@ -96,6 +96,7 @@ def test_storm_radius_region_and_missing_truth():
     hc = as_hindcast(frames, truth, [0], [0.0, 6.0])
     s = score(hc, truth, tracks, lpips=False, storm_radius_km=300.0)
     assert s["rmse"].sel(variable="PSL").values == pytest.approx([7.0, 7.0], rel=1e-5)
+    assert s.attrs["region"] == "whole domain, cells within 300 km of a best-track fix"
     with pytest.raises(ValueError, match="truth lacks 2 valid time"):
         score(hc, truth.isel(time=[2, 3]), lpips=False)
 
