@@ -226,6 +226,12 @@ CASES: list[Case] = [
          lambda e, d: ["train", "--path", str(e.store), "--set", "train.lr=-1", "--max-steps", "1",
                        "--output-dir", str(d / "run"), "--quiet"],
          r"train\.lr"),
+    Case("train --resume with --resume-from",
+         lambda e, d: ["train", "--resume", "--resume-from", str(e.checkpoint), "--output-dir", str(d / "run")],
+         r"--resume and --resume-from exclude each other"),
+    Case("train --resume-from: no such checkpoint",
+         lambda e, d: ["train", "--resume-from", str(d / "missing.pt"), "--output-dir", str(d / "run")],
+         r"--resume-from: no checkpoint at .*missing\.pt"),
 ]  # fmt: skip
 
 

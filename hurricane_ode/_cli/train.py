@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -139,6 +140,10 @@ def run(args: argparse.Namespace) -> int:
     from hurricane_ode.evaluation.validation import validator_from_config
     from hurricane_ode.training.trainer import train
 
+    if args.resume and args.resume_from:
+        raise ConfigError("--resume and --resume-from exclude each other")
+    if args.resume_from and not Path(args.resume_from).is_file():
+        raise FileNotFoundError(f"--resume-from: no checkpoint at {args.resume_from}")
     config = load_config(args.config) if args.config else Config()
     values = apply_overrides(config_to_dict(config), args.overrides)
     if args.dataset is not None:
@@ -179,8 +184,6 @@ def run(args: argparse.Namespace) -> int:
     if args.quiet:
         train_values["progress"] = False
     config = config_from_dict(values)
-    if args.resume and args.resume_from:
-        raise ConfigError("--resume and --resume-from exclude each other")
     resume = args.resume_from if args.resume_from else bool(args.resume)
     result = train(config, resume=resume, validate=validator_from_config(config))
     if result.checkpoint is not None:
