@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
@@ -47,6 +47,7 @@ from hurricane_ode.models.validation import (
 from hurricane_ode.registry import Registry
 
 __all__ = [
+    "model_options",
     "ModelOutput",
     "ModelInputs",
     "ModelProtocol",
@@ -138,6 +139,24 @@ class ModelProtocol(Protocol):
     ) -> ModelOutput: ...
 
 
+def model_options(config: ModelConfig | None, options: dict[str, Any], name: str) -> ModelConfig:
+    """The options of a learned model: ``config`` (default ``ModelConfig(name=name)``) with the
+    keyword ``options`` (any :class:`ModelConfig` field, e.g. ``hidden_channels=64``) in place.
+
+    Lets ``VidODE(hidden_channels=64, image_size=(64, 64))`` and ``VidODE(config)`` build the
+    same model; an unknown option raises ConfigError listing the valid ones.
+    """
+    valid = {f.name for f in fields(ModelConfig)}
+    unknown = sorted(set(options) - valid)
+    if unknown:
+        from hurricane_ode.errors import ConfigError
+
+        raise ConfigError(f"{name}: unknown option(s) {unknown}; the options are the fields of "
+                          f"ModelConfig: {sorted(valid)}")
+    base = config if config is not None else ModelConfig(name=name)
+    return replace(base, **options) if options else base
+
+
 class ForecastModel(nn.Module, ABC):
     """Base of every model: validation and time scaling here, the maths in :meth:`predict`.
 
@@ -167,8 +186,9 @@ class ForecastModel(nn.Module, ABC):
         """Build the model from a :class:`ModelConfig` (``kwargs`` go to the constructor).
 
         Models whose constructor takes explicit keyword arguments (the parameter-free
-        baselines) override this to map the config's fields onto them; the others take the
-        :class:`ModelConfig` itself, their dataclass of architecture options.
+        baselines) override this to map the config's fields onto them; the learned models take
+        the :class:`ModelConfig` itself, or any of its fields as keyword options
+        (:func:`model_options`).
         """
         return cls(config, **kwargs)
 

@@ -85,6 +85,7 @@ from hurricane_ode.models.base import (
     ModelInputs,
     ModelOutput,
     infer_mode,
+    model_options,
     reference_frames,
     reference_index,
     register_model,
@@ -256,13 +257,16 @@ class VidODE(ForecastModel):
     Parameters
     ----------
     config
-        Architecture, ablation switches and solver.
+        Architecture, ablation switches and solver (default: the :class:`ModelConfig` defaults).
+    **options
+        Any :class:`ModelConfig` field by keyword, replacing ``config``'s (``VidODE(hidden_channels=64)``).
     """
 
     model_name = "VidODE"
     downsamples = False  # any frame size: predict() pads to a multiple of 2**n_downsample
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig | None = None, **options: Any) -> None:
+        config = model_options(config, options, "vid_ode")
         super().__init__(config)
         c, hid = config.in_channels, config.hidden_channels
         if c < 1 or hid < 1 or config.base_channels < 1 or config.n_downsample < 0:

@@ -100,3 +100,22 @@ def test_vid_ode_keeps_the_shipped_checkpoint_keys():
     state = torch.load(files("hurricane_ode") / "resources" / "demo_model.pt", weights_only=True)
     model = build_model(ModelConfig(**{k: v for k, v in state["config"]["model"].items() if k != "solver"}))
     model.load_state_dict(state["model"])  # strict: same names, same shapes
+
+
+@pytest.mark.parametrize("name", ["vid_ode", "convgru_delta_t", "convgru_decay", "latent_ode", "ode2vae", "vid_rnn"])
+def test_learned_models_take_their_options_as_keywords(name):
+    from hurricane_ode.config import ModelConfig
+    from hurricane_ode.errors import ConfigError
+    from hurricane_ode.models.base import MODEL_REGISTRY
+
+    cls = MODEL_REGISTRY.get(name)
+    opts = {"image_size": (16, 16), "hidden_channels": 8, "base_channels": 8, "n_downsample": 1}
+    torch.manual_seed(0)
+    by_keywords = cls(**opts)
+    torch.manual_seed(0)
+    by_config = cls(ModelConfig(name=name, **opts))
+    assert by_keywords.config.hidden_channels == 8 and by_keywords.config.image_size == (16, 16)
+    a, b = by_keywords.state_dict(), by_config.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ConfigError, match="unknown option.*hiden_channels"):
+        cls(hiden_channels=8)

@@ -21,11 +21,13 @@ maps the state to the frame. The skeleton is shared with ConvGRU-Δt
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
 from hurricane_ode.config import ModelConfig
-from hurricane_ode.models.base import register_model
+from hurricane_ode.models.base import model_options, register_model
 from hurricane_ode.models.baselines.convgru_delta_t import RecurrentFrameModel
 
 __all__ = ["ConvGRUDecay"]
@@ -38,7 +40,8 @@ class ConvGRUDecay(RecurrentFrameModel):
     extra_channels = 0
     model_name = "convgru_decay"
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig | None = None, **options: Any) -> None:
+        config = model_options(config, options, "convgru_decay")
         super().__init__(config)
         hid = config.hidden_channels
         # gamma = exp(-relu(w * |dt| + b)); start at a decay rate of 1 per model time unit.

@@ -25,12 +25,19 @@ loops run over time steps.
 from __future__ import annotations
 
 from abc import abstractmethod
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from hurricane_ode.config import ModelConfig
-from hurricane_ode.models.base import ForecastModel, ModelInputs, ModelOutput, register_model
+from hurricane_ode.models.base import (
+    ForecastModel,
+    ModelInputs,
+    ModelOutput,
+    model_options,
+    register_model,
+)
 from hurricane_ode.models.baselines._encoders import (
     ConvDecoder,
     frame_encoder,
@@ -54,7 +61,8 @@ class RecurrentFrameModel(ForecastModel):
     extra_channels = 0
     model_name = "recurrent"
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig | None = None, **options: Any) -> None:
+        config = model_options(config, options, self.model_name)
         super().__init__(config)
         latent_grid(config)  # validates image_size vs n_downsample
         c, hid = config.in_channels, config.hidden_channels

@@ -29,12 +29,19 @@ What the model does
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from hurricane_ode.config import ModelConfig
-from hurricane_ode.models.base import ForecastModel, ModelInputs, ModelOutput, register_model
+from hurricane_ode.models.base import (
+    ForecastModel,
+    ModelInputs,
+    ModelOutput,
+    model_options,
+    register_model,
+)
 from hurricane_ode.models.baselines._encoders import (
     ConvDecoder,
     VectorODEFunc,
@@ -62,7 +69,8 @@ class LatentODE(ForecastModel):
 
     model_name = "latent_ode"
 
-    def __init__(self, config: ModelConfig, kl_weight: float = 1.0) -> None:
+    def __init__(self, config: ModelConfig | None = None, kl_weight: float = 1.0, **options: Any) -> None:
+        config = model_options(config, options, "latent_ode")
         super().__init__(config)
         gh, gw = latent_grid(config)
         self.kl_weight = kl_weight

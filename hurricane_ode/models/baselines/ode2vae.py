@@ -29,12 +29,19 @@ What the model does
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from hurricane_ode.config import ModelConfig
-from hurricane_ode.models.base import ForecastModel, ModelInputs, ModelOutput, register_model
+from hurricane_ode.models.base import (
+    ForecastModel,
+    ModelInputs,
+    ModelOutput,
+    model_options,
+    register_model,
+)
 from hurricane_ode.models.baselines._encoders import (
     ConvDecoder,
     frame_encoder,
@@ -77,7 +84,8 @@ class ODE2VAE(ForecastModel):
 
     model_name = "ode2vae"
 
-    def __init__(self, config: ModelConfig, kl_weight: float = 1.0) -> None:
+    def __init__(self, config: ModelConfig | None = None, kl_weight: float = 1.0, **options: Any) -> None:
+        config = model_options(config, options, "ode2vae")
         super().__init__(config)
         gh, gw = latent_grid(config)
         self.kl_weight = kl_weight

@@ -36,6 +36,7 @@ A fixed 3-unit step would step every third frame on video.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -46,6 +47,7 @@ from hurricane_ode.models.base import (
     ForecastModel,
     ModelInputs,
     ModelOutput,
+    model_options,
     reference_frames,
     register_model,
 )
@@ -64,7 +66,8 @@ class VidRNN(ForecastModel):
     model_name = "vid_rnn"
     sorted_queries = False
 
-    def __init__(self, config: ModelConfig, step: float | None = None) -> None:
+    def __init__(self, config: ModelConfig | None = None, step: float | None = None, **options: Any) -> None:
+        config = model_options(config, options, "vid_rnn")
         super().__init__(config)
         latent_grid(config)
         step = getattr(config, "rnn_step", None) if step is None else step
