@@ -17,15 +17,15 @@ import xarray as xr
 
 from hurricane_ode.forecasting.inputs import open_basin_fields
 from hurricane_ode.io import write_dataset
+from hurricane_ode.timeutil import time_key
 
 
 def main(hindcast: str, world: str, out: str) -> None:
     hc = xr.open_dataset(hindcast, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)).load()
     variables = [v for v in ("U850", "V850", "PSL") if v in hc.data_vars]
     truth = open_basin_fields(world, hc.attrs["basin"], variables, (hc.sizes["lat"], hc.sizes["lon"])).load()
-    index = {str(t)[:13]: k for k, t in enumerate(truth["time"].values)}
-    valid = hc["valid_time"].values
-    pick = np.vectorize(lambda t: index[str(t)[:13]])(valid)
+    index = {time_key(t): k for k, t in enumerate(truth["time"].values)}
+    pick = np.vectorize(lambda t: index[time_key(t)])(hc["valid_time"].values)
     for v in variables:
         hc[v].values[...] = truth[v].values[pick]
     hc.attrs.update(model="truth", checkpoint="none", title="true fields at the hindcast's valid times")

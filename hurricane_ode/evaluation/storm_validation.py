@@ -28,12 +28,6 @@ from hurricane_ode.errors import InputError
 
 __all__ = ["hindcast_validator"]
 
-def _spacing(ds: Any) -> float:
-    """Grid spacing (degrees) of a (lat, lon) tile."""
-    lat = np.asarray(ds["lat"].values, dtype=float)
-    return float(np.round(np.abs(np.diff(lat)).mean(), 6))
-
-
 def hindcast_validator(
     inputs: Any,
     basin: str,
@@ -78,13 +72,13 @@ def hindcast_validator(
         error from the tracker on the forecasts against the best tracks).
     """
     from hurricane_ode.forecasting.hindcasting import hindcast, parse_durations, parse_leads
-    from hurricane_ode.forecasting.inputs import open_basin_fields
+    from hurricane_ode.forecasting.inputs import grid_spacing, open_basin_fields
     from hurricane_ode.models.inference import Forecaster
     from hurricane_ode.verification import read_tracks, score
 
     variables = list(config.data.variables)
     truth = open_basin_fields(inputs, basin, variables, None, "the validation data")
-    spacing = config.model.grid_spacing_deg or _spacing(truth)
+    spacing = config.model.grid_spacing_deg or grid_spacing(truth)[0]
     model_config = replace(config, model=replace(config.model, grid_spacing_deg=spacing))
     offsets = parse_durations(input_offsets, "input offset")
     leads = parse_leads(lead_times)

@@ -19,7 +19,7 @@ import xarray as xr
 
 from hurricane_ode.errors import InputError
 
-__all__ = ["open_inputs", "open_basin_fields", "calendar_of", "check_finite", "stats_arrays"]
+__all__ = ["open_inputs", "open_basin_fields", "grid_spacing", "calendar_of", "check_finite", "stats_arrays"]
 
 
 def _is_tile_store(inputs: Any) -> bool:
@@ -104,11 +104,11 @@ def open_basin_fields(
                 f"`hurricane-ode prepare --shape {shape[0]} {shape[1]}` or pass the CAM5 files"
             )
         return ds
-    native = _spacing(ds)
+    native = grid_spacing(ds)
     out = tile_basin(ds, basin_obj)  # the native grid, lazily
     if shape is not None and (out.sizes["lat"], out.sizes["lon"]) != tuple(shape):
         out = tile_basin(ds, basin_obj, shape=(shape[0], shape[1]))  # another grid: regrid conservatively
-    used = _spacing(out)
+    used = grid_spacing(out)
     out.attrs["input_grid"] = f"{native[0]:g} x {native[1]:g} degrees (lat x lon)"
     if not np.allclose(native, used, rtol=1e-3):
         out.attrs["regridding"] = (
@@ -118,7 +118,7 @@ def open_basin_fields(
     return out
 
 
-def _spacing(ds: xr.Dataset) -> tuple[float, float]:
+def grid_spacing(ds: xr.Dataset) -> tuple[float, float]:
     """(dlat, dlon) in degrees: the median spacing of the grid."""
     dlat, dlon = (float(np.median(np.abs(np.diff(ds[c].values.astype(float))))) for c in ("lat", "lon"))
     return dlat, dlon
