@@ -109,6 +109,9 @@ class DataConfig:
     storm_crop_prob: float = 0.0
     """``tiles`` with ``crop``: probability that a crop is centred on a storm (track points of
     ``sampling.tracks``, else the PSL minimum below ``sampling.psl_threshold_pa``)."""
+    storm_sigma_km: float = 0.0
+    """``tiles`` with tracks, train split: clips carry storm-proximity maps (a Gaussian of this
+    width around each track point) for the storm loss (``loss.lambda_storm``); 0: none."""
     validation_path: str | None = None
     """Validation during training (``train.validate_every`` > 0): a tile store (``STORE[::BASIN]``,
     whole basins, every frame; a world kept out of training) normalised with the training
@@ -233,6 +236,10 @@ class LossConfig:
     lambda_intensity: float = 0.0
     """Weight of the intensity term (ours; paper: none, 0): L1 between the spatial minimum of the
     forecast and of the true frame in channel ``intensity_channel`` (PSL: the deepest low)."""
+    lambda_storm: float = 0.0
+    """Weight of the storm-region L1 (ours; paper: none, 0): ``|X_hat - X|`` averaged with the
+    clips' storm-proximity weights (``data.storm_sigma_km``), so the vortex, a few percent of the
+    pixels, counts as much as the rest of the frame; rewards keeping it deep and in place."""
     intensity_channel: int = 2
     """Channel whose minimum the intensity term compares (2 = PSL for U850, V850, PSL)."""
 

@@ -12,6 +12,8 @@ Shapes (unbatched / batched)::
     targets       [T_out, C, H, W]  / [B, T_out, C, H, W]
     target_times  [T_out]           / [B, T_out]
     target_mask   [T_out]           / [B, T_out]
+    target_weights [T_out, H, W]    / [B, T_out, H, W]     float32 in [0, 1] or None: how near each
+                                                           pixel is to a storm (optional; storm loss)
 
 Times are relative to the clip origin ``t0`` (the paper's ``t_0 = 0``), which
 is the first input time; ``input_times`` are strictly increasing among the
@@ -20,7 +22,7 @@ observed frames.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 
 import torch
@@ -49,6 +51,10 @@ class Clip:
         ``[T_out]`` / ``[B, T_out]`` query times, same units and origin as ``input_times``.
     target_mask : Tensor
         ``[T_out]`` / ``[B, T_out]`` bool, True where a target is scored.
+    target_weights : Tensor or None
+        ``[T_out, H, W]`` / ``[B, T_out, H, W]`` storm proximity of each target pixel (1 at a
+        storm centre, falling off as a Gaussian; 0 far from storms), or None when the source
+        knows no storms. Only the storm loss (``loss.lambda_storm``) reads it.
     """
 
     inputs: Tensor
@@ -57,6 +63,7 @@ class Clip:
     targets: Tensor
     target_times: Tensor
     target_mask: Tensor
+    target_weights: Tensor | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -90,6 +97,14 @@ class Clip:
                 got = tuple(getattr(self, name).shape)
                 if got != expect:
                     raise ModelInputError(f"Clip.{name} must have shape {expect} (from {frames}), got {got}")
+        w = self.target_weights
+        if w is not None:
+            expect = (*self.targets.shape[: frame_dim - 3], *self.targets.shape[-2:])
+            if tuple(w.shape) != expect or not torch.is_floating_point(w):
+                raise ModelInputError(
+                    f"Clip.target_weights must be a float tensor of shape {expect} (targets without "
+                    f"the channel axis), got {tuple(w.shape)} {w.dtype}"
+                )
         if self.input_mask.dtype != torch.bool or self.target_mask.dtype != torch.bool:
             raise ModelInputError("Clip masks must be bool tensors (True = frame present)")
         if not (torch.is_floating_point(self.input_times) and torch.is_floating_point(self.target_times)):
@@ -97,13 +112,15 @@ class Clip:
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> Clip:
         """Move every tensor to ``device``."""
-        return replace(
-            self,
-            **{f.name: getattr(self, f.name).to(device, non_blocking=non_blocking) for f in fields(self)},
-        )
+        return self._map(lambda t: t.to(device, non_blocking=non_blocking))
 
     def pin_memory(self) -> Clip:
-        return replace(self, **{f.name: getattr(self, f.name).pin_memory() for f in fields(self)})
+        return self._map(lambda t: t.pin_memory())
+
+    def _map(self, fn: Callable[[Tensor], Tensor]) -> Clip:
+        """A copy with ``fn`` applied to every tensor field (None fields stay None)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return replace(self, **{k: None if v is None else fn(v) for k, v in values.items()})  # type: ignore[arg-type]
 
     @property
     def n_channels(self) -> int:
@@ -124,4 +141,13 @@ def collate_clips(clips: Sequence[Clip]) -> Clip:
         raise ModelInputError("collate_clips: got an empty list of clips")
     if any(c.batched for c in clips):
         raise ModelInputError("collate_clips: expects unbatched clips ([T, C, H, W])")
-    return Clip(**{f.name: torch.stack([getattr(c, f.name) for c in clips]) for f in fields(Clip)})
+    out: dict[str, Tensor | None] = {}
+    for f in fields(Clip):
+        parts = [getattr(c, f.name) for c in clips]
+        if all(p is None for p in parts):
+            out[f.name] = None
+        elif any(p is None for p in parts):
+            raise ModelInputError(f"collate_clips: some clips have {f.name} and some do not")
+        else:
+            out[f.name] = torch.stack(parts)
+    return Clip(**out)  # type: ignore[arg-type]

@@ -97,6 +97,7 @@ def _tiles(data: DataConfig, split: str, seed: int) -> Dataset:
             store, basin, list(data.variables), data.sampling, split=which,
             train_fraction=data.train_fraction, clips_per_epoch=clips, seed=seed, cache=cache,
             crop=crop, storm_crop_prob=getattr(data, "storm_crop_prob", 0.0), tracks=tracks,
+            storm_sigma_km=getattr(data, "storm_sigma_km", 0.0) if which == "train" else 0.0,
         )  # fmt: skip
 
     if len(stores) == 1:

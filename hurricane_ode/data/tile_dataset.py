@@ -42,7 +42,7 @@ from hurricane_ode.data.sampling import (
     valid_starts,
 )
 from hurricane_ode.data.tile_reader import open_tiles
-from hurricane_ode.data.tracks import read_track_points, track_pixels_by_frame
+from hurricane_ode.data.tracks import read_track_points, storm_proximity, track_pixels_by_frame
 from hurricane_ode.errors import InputError, InputKeyError
 
 __all__ = ["TileClipDataset", "open_basin", "read_track_points"]
@@ -93,6 +93,9 @@ class TileClipDataset(NormStatsMixin, Dataset):
         leading ``train_fraction`` of the frames, whatever ``split`` is built), from the
         store's per-chunk moments when ``prepare`` wrote them, else from the data;
         ``"store"``: the store's whole-period ``norm_mean``/``norm_std`` attributes.
+    storm_sigma_km : when positive, each clip carries ``target_weights`` ``[T_out, H, W]``: at
+        every target frame, ``exp(-d^2 / 2 sigma^2)`` of the distance ``d`` (km) to the nearest
+        track point of ``tracks`` at that frame (max over storms; 0 without storms). Needs tracks.
     """
 
     def __init__(
@@ -112,6 +115,7 @@ class TileClipDataset(NormStatsMixin, Dataset):
         crop: Sequence[int] | None = None,
         storm_crop_prob: float = 0.0,
         norm_stats: str = "train",
+        storm_sigma_km: float = 0.0,
     ) -> None:
         self.sampling = sampling if sampling is not None else SamplingConfig()
         check_sampling_config(self.sampling)
@@ -144,6 +148,9 @@ class TileClipDataset(NormStatsMixin, Dataset):
         self._ds = open_tiles(store, basin, chunks=None, variables=self.variables)
         self.crop = self._check_crop(crop)
         self.storm_crop_prob = float(storm_crop_prob)
+        if not (np.isfinite(storm_sigma_km) and storm_sigma_km >= 0):
+            raise InputError(f"TileClipDataset: storm_sigma_km must be >= 0 km, got {storm_sigma_km}")
+        self.storm_sigma_km = float(storm_sigma_km)
 
         self.times = np.asarray(self._ds["time"].values)
         if self.times.size == 0:
@@ -178,7 +185,13 @@ class TileClipDataset(NormStatsMixin, Dataset):
         if self.sampling.cyclones_only:
             self.starts = self._cyclone_windows(tracks)
         self._storm_pixels: dict[int, np.ndarray] | None = None
-        if self.crop is not None and self.storm_crop_prob > 0 and tracks is not None:
+        if self.storm_sigma_km > 0 and tracks is None:
+            raise InputError(
+                f"{self._where}: storm_sigma_km = {self.storm_sigma_km:g} needs the storms' tracks "
+                "(a tracks CSV: STORE::BASIN@tracks.csv in data.paths, or sampling.tracks)"
+            )
+        cropped_on_storms = self.crop is not None and self.storm_crop_prob > 0
+        if (cropped_on_storms or self.storm_sigma_km > 0) and tracks is not None:
             self._storm_pixels = track_pixels_by_frame(
                 tracks, self.times, self.frame_hours,
                 self._ds["lat"].values.astype(float), self._ds["lon"].values.astype(float),
@@ -204,6 +217,7 @@ class TileClipDataset(NormStatsMixin, Dataset):
             cache=cfg.cache,
             crop=getattr(cfg, "crop", None) if split == "train" else None,
             storm_crop_prob=getattr(cfg, "storm_crop_prob", 0.0),
+            storm_sigma_km=getattr(cfg, "storm_sigma_km", 0.0) if split == "train" else 0.0,
             **kwargs,
         )
 
@@ -356,6 +370,14 @@ class TileClipDataset(NormStatsMixin, Dataset):
             targets=torch.from_numpy(np.ascontiguousarray(frames[n_in:])),
             target_times=torch.from_numpy(idx.target_hours.astype(np.float32)),
             target_mask=torch.ones(idx.target_idx.size, dtype=torch.bool),
+            target_weights=(
+                torch.from_numpy(storm_proximity(
+                    self._storm_pixels or {}, idx.target_idx, self._ds["lat"].values,
+                    self._ds["lon"].values, origin, self.crop, self.storm_sigma_km,
+                ))  # fmt: skip
+                if self.storm_sigma_km > 0
+                else None
+            ),
         )
 
     def clip_info(self, i: int) -> dict[str, Any]:

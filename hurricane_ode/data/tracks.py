@@ -16,7 +16,10 @@ import pandas as pd
 from hurricane_ode.errors import InputError
 from hurricane_ode.timeutil import ISO_TIME, hours_between, parse_time
 
-__all__ = ["read_track_points", "inside_tile", "track_pixels_by_frame"]
+__all__ = ["read_track_points", "inside_tile", "track_pixels_by_frame", "storm_proximity"]
+
+KM_PER_DEG = 6371.0 * np.pi / 180.0
+"""Kilometres per degree of latitude (spherical Earth of radius 6371 km)."""
 
 TIME_TOL_H = 1e-3
 """Track times within this many hours of a frame match it."""
@@ -138,3 +141,45 @@ def track_pixels_by_frame(
     for f, r, c in zip(near[hit], rows[hit], cols[hit].astype(int)):
         out.setdefault(int(f), []).append((int(r), int(c)))
     return {f: np.asarray(v, dtype=np.int64) for f, v in out.items()}
+
+
+def storm_proximity(
+    pixels_by_frame: dict[int, np.ndarray],
+    frames: np.ndarray,
+    tile_lat: np.ndarray,
+    tile_lon: np.ndarray,
+    origin: tuple[int, int] | None,
+    size: tuple[int, int] | None,
+    sigma_km: float,
+) -> np.ndarray:
+    """How near each pixel is to a storm, per frame: float32 ``[len(frames), H, W]`` in [0, 1].
+
+    Parameters
+    ----------
+    pixels_by_frame
+        Storm pixels per frame index, as :func:`track_pixels_by_frame` returns.
+    frames
+        Frame indices (into the store's time axis) to map.
+    tile_lat, tile_lon
+        The tile's cell centres (degrees).
+    origin, size
+        Top-left ``(row, col)`` and ``(H, W)`` of the window mapped (a crop); ``None``: the tile.
+    sigma_km
+        Gaussian width: a pixel ``d`` km from the nearest storm gets ``exp(-d^2 / 2 sigma^2)``;
+        distances on the local tangent plane of each storm (``cos(lat)`` shrinks longitudes).
+    """
+    lat = np.asarray(tile_lat, dtype=float)
+    lon = np.asarray(tile_lon, dtype=float)
+    h, w = size if size is not None else (lat.size, lon.size)
+    y0, x0 = origin if origin is not None else (0, 0)
+    dlat = float(np.median(np.abs(np.diff(lat)))) if lat.size > 1 else 1.0
+    dlon = float(np.median(np.abs(np.diff(lon)))) if lon.size > 1 else 1.0
+    rows, cols = np.arange(y0, y0 + h), np.arange(x0, x0 + w)
+    out = np.zeros((len(frames), h, w), dtype=np.float32)
+    for k, f in enumerate(frames):
+        for r, c in pixels_by_frame.get(int(f), ()):
+            dy = (rows - r) * dlat * KM_PER_DEG
+            dx = (cols - c) * dlon * KM_PER_DEG * np.cos(np.deg2rad(lat[r]))
+            d2 = dy[:, None] ** 2 + dx[None, :] ** 2
+            np.maximum(out[k], np.exp(-d2 / (2.0 * sigma_km**2)), out=out[k])
+    return out

@@ -16,6 +16,9 @@ Terms (L1 terms are means over the valid frames' elements):
 * ``intensity`` (ours, off unless ``lambda_intensity > 0``): L1 between the spatial minimum
   of generated and true frames in one channel (PSL: the central pressure of the deepest low
   in the frame), the quantity a filled vortex gets wrong.
+* ``storm`` (ours, off unless ``lambda_storm > 0``): L1 averaged with the clips'
+  ``target_weights`` (storm proximity, 1 at a track point), so the few pixels of a vortex
+  weigh as much as the whole frame does in ``recon``.
 * ``g_img`` / ``d_img``  Eq. 3, LS-GAN on single frames: real = valid targets, fake = the
   generated frames at the same positions.
 * ``g_seq`` / ``d_seq``  Eq. 4, LS-GAN on sequences. What is implemented
@@ -39,7 +42,7 @@ LS-GAN (Mao et al. 2017): the discriminator minimises ``(D(real) - 1)^2 + D(fake
 usual LS-GAN generator objective that the paper's min-max shorthand stands for.
 
 Total (Eq. 7): ``recon + lambda_diff * diff + lambda_img * g_img + lambda_seq * g_seq``
-(``+ lambda_grad * grad + lambda_intensity * intensity`` when set)
+(``+ lambda_grad * grad + lambda_intensity * intensity + lambda_storm * storm`` when set)
 plus every ``ModelOutput.aux_losses`` term added as is. Losses are computed in float32
 even under autocast.
 """
@@ -62,6 +65,7 @@ __all__ = [
     "difference_loss",
     "gradient_loss",
     "intensity_loss",
+    "storm_loss",
     "target_differences",
     "fill_missing",
     "sequence_pairs",
@@ -236,6 +240,23 @@ def intensity_loss(out: ModelOutput, batch: Clip, channel: int) -> Tensor:
     return ((pred - true).abs() * w).sum() / w.sum().clamp_min(1.0)
 
 
+def storm_loss(out: ModelOutput, batch: Clip) -> Tensor:
+    """``sum(w |X_hat - X|) / (C sum(w))`` with ``w = target_weights`` on valid targets.
+
+    Zero when no clip of the batch has a storm (still connected to the graph). Raises
+    ``ValueError`` when the batch carries no ``target_weights``.
+    """
+    if batch.target_weights is None:
+        raise ValueError(
+            "loss.lambda_storm > 0 needs clips with storm weights: set data.storm_sigma_km > 0 and "
+            "give tracks (data.paths entries STORE::BASIN@tracks.csv)"
+        )
+    err = (out.frames.float() - batch.targets.float()).abs()  # [B, K, C, H, W]
+    w = batch.target_weights.float() * batch.target_mask.to(torch.float32)[:, :, None, None]
+    num = (err * w[:, :, None]).sum()
+    return num / (w.sum() * err.shape[2]).clamp_min(1.0)
+
+
 def generator_loss(
     out: ModelOutput,
     batch: Clip,
@@ -263,6 +284,10 @@ def generator_loss(
         intensity = intensity_loss(out, batch, weights.intensity_channel)
         total = total + weights.lambda_intensity * intensity
         terms["intensity"] = intensity
+    if weights.lambda_storm > 0:
+        storm = storm_loss(out, batch)
+        total = total + weights.lambda_storm * storm
+        terms["storm"] = storm
     if discriminators is not None:
         fake_img, valid = _frames_and_weights(out.frames, batch.target_mask)
         g_img = _frame_mean((discriminators["img"](fake_img).float() - 1.0).pow(2), valid)

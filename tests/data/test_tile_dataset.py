@@ -308,3 +308,29 @@ def test_combined_stores_pool_train_statistics(store):
     assert test.stats == train.stats and test.basin == "natl"
     with pytest.raises(ValueError, match="data.path is not set"):
         build_dataset(DataConfig(sampling=SAMPLING), "train")
+
+
+def test_storm_proximity_maps_follow_the_tracks_in_each_crop(store):
+    from hurricane_ode.data.clips import collate_clips
+    from hurricane_ode.data.tile_reader import open_tiles
+
+    times = open_tiles(store, "natl").time.values
+    tracks = pd.DataFrame({"time": [t.strftime("%Y-%m-%dT%H:%M:%S") for t in times],
+                           "lat": 10.0 + 13 * 1.0, "lon": 352.0 + 12})  # fmt: skip  # row 13, col 12
+    ds = TileClipDataset(store, "natl", sampling=SAMPLING, clips_per_epoch=6, crop=(8, 8),
+                         storm_crop_prob=1.0, tracks=tracks, storm_sigma_km=150.0)  # fmt: skip
+    for i in range(6):
+        clip, (y, x, _, _) = ds[i], ds.clip_info(i)["crop"]
+        wmap = clip.target_weights
+        assert wmap is not None and wmap.shape == (clip.targets.shape[0], 8, 8)
+        assert torch.allclose(wmap[:, 13 - y, 12 - x], torch.ones(()))  # 1 on the track point
+        assert float(wmap.max()) <= 1.0 and float(wmap.min()) >= 0.0
+        far = wmap[:, 0, 0] if (13 - y, 12 - x) != (0, 0) else wmap[:, -1, -1]
+        assert (far < 1.0).all()
+    assert collate_clips([ds[0], ds[1]]).target_weights.shape == (2, ds[0].targets.shape[0], 8, 8)
+    plain = TileClipDataset(store, "natl", sampling=SAMPLING, clips_per_epoch=2, crop=(8, 8))
+    assert plain[0].target_weights is None
+    with pytest.raises(ValueError, match="mixed|some clips"):
+        collate_clips([ds[0], plain[0]])
+    with pytest.raises(ValueError, match="needs the storms' tracks"):
+        TileClipDataset(store, "natl", sampling=SAMPLING, storm_sigma_km=100.0)

@@ -256,3 +256,26 @@ def test_intensity_loss_is_the_error_of_the_deepest_minimum():
     assert float(total1 - total0) == pytest.approx(1.0, rel=1e-4) and "intensity" in terms
     with pytest.raises(ValueError, match="channel 5"):
         intensity_loss(ModelOutput(frames=filled), batch, 5)
+
+
+def test_storm_loss_weighs_the_error_near_storms_only():
+    from dataclasses import replace
+
+    from hurricane_ode.training.losses import storm_loss
+
+    batch = make_batch()
+    b, k, c, h, w = batch.targets.shape
+    weights = torch.zeros(b, k, h, w)
+    weights[..., :2, :2] = 1.0  # a "storm" in the top-left corner of every target
+    stormy = replace(batch, target_weights=weights)
+    far = batch.targets.clone()
+    far[..., 3:, 3:] += 4.0  # an error away from the storm: free
+    assert float(storm_loss(ModelOutput(frames=far), stormy)) == 0
+    near = batch.targets.clone()
+    near[..., :2, :2] += 4.0  # the same error on the storm: the whole weighted mean
+    assert float(storm_loss(ModelOutput(frames=near), stormy)) == pytest.approx(4.0, rel=1e-5)
+    total0, _ = generator_loss(ModelOutput(frames=near), stormy, LossConfig())
+    total1, terms = generator_loss(ModelOutput(frames=near), stormy, LossConfig(lambda_storm=0.5))
+    assert float(total1 - total0) == pytest.approx(2.0, rel=1e-4) and "storm" in terms
+    with pytest.raises(ValueError, match="storm_sigma_km"):
+        generator_loss(ModelOutput(frames=near), batch, LossConfig(lambda_storm=0.5))
