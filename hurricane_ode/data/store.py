@@ -66,12 +66,7 @@ from hurricane_ode.data._chunks import consolidate as _consolidate
 from hurricane_ode.data._chunks import drop_consolidated as _drop_consolidated
 from hurricane_ode.data._chunks import resolve_scheduler as _resolve_scheduler
 from hurricane_ode.data._chunks import write_chunk as _write_chunk
-from hurricane_ode.data._groups import (
-    compatible,
-    finish_group,
-    group_attrs,
-    start_group,
-)
+from hurricane_ode.data._groups import compatible, finish_group, group_attrs, start_group
 from hurricane_ode.data.basins import Basin, get_basin, tile_basin
 from hurricane_ode.data.regrid import MIN_VALID_FRACTION
 from hurricane_ode.data.schema import VARIABLES, check_variables

@@ -38,12 +38,7 @@ import torch
 from torch import Tensor, nn
 
 from hurricane_ode.config import ModelConfig
-from hurricane_ode.models.validation import (
-    _EPS,
-    MODES,
-    check_inputs,
-    infer_mode,
-)
+from hurricane_ode.models.validation import _EPS, MODES, check_inputs, infer_mode
 from hurricane_ode.registry import Registry
 
 __all__ = [

@@ -257,6 +257,18 @@ def storm_loss(out: ModelOutput, batch: Clip) -> Tensor:
     return num / (w.sum() * err.shape[2]).clamp_min(1.0)
 
 
+#: our optional terms (the paper has none): term name -> its LossConfig weight
+_EXTRA_TERMS = {"grad": "lambda_grad", "intensity": "lambda_intensity", "storm": "lambda_storm"}
+
+
+def _extra_term(name: str, out: ModelOutput, batch: Clip, weights: LossConfig) -> Tensor:
+    if name == "grad":
+        return gradient_loss(out, batch)
+    if name == "intensity":
+        return intensity_loss(out, batch, weights.intensity_channel)
+    return storm_loss(out, batch)
+
+
 def generator_loss(
     out: ModelOutput,
     batch: Clip,
@@ -276,18 +288,11 @@ def generator_loss(
     if diff is not None:
         total = total + weights.lambda_diff * diff
         terms["diff"] = diff
-    if weights.lambda_grad > 0:
-        grad = gradient_loss(out, batch)
-        total = total + weights.lambda_grad * grad
-        terms["grad"] = grad
-    if weights.lambda_intensity > 0:
-        intensity = intensity_loss(out, batch, weights.intensity_channel)
-        total = total + weights.lambda_intensity * intensity
-        terms["intensity"] = intensity
-    if weights.lambda_storm > 0:
-        storm = storm_loss(out, batch)
-        total = total + weights.lambda_storm * storm
-        terms["storm"] = storm
+    for name, weight in _EXTRA_TERMS.items():
+        if getattr(weights, weight) > 0:
+            value = _extra_term(name, out, batch, weights)
+            total = total + getattr(weights, weight) * value
+            terms[name] = value
     if discriminators is not None:
         fake_img, valid = _frames_and_weights(out.frames, batch.target_mask)
         g_img = _frame_mean((discriminators["img"](fake_img).float() - 1.0).pow(2), valid)

@@ -43,11 +43,7 @@ from torch import Tensor
 from hurricane_ode.config import ModelConfig
 from hurricane_ode.errors import ConfigError
 from hurricane_ode.models.base import ModelInputs, ModelOutput, ParameterFreeModel, register_model
-from hurricane_ode.models.baselines._encoders import (
-    gather_frames,
-    last_observed_index,
-    warp,
-)
+from hurricane_ode.models.baselines._encoders import gather_frames, last_observed_index, warp
 from hurricane_ode.models.motion import gaussian_blur, pyramid_motion
 
 __all__ = ["Advection", "phase_correlation", "estimate_motion", "semi_lagrangian"]

@@ -55,7 +55,7 @@ from hurricane_ode.models.convgru import ConvGRUCell
 from hurricane_ode.models.odefunc import ConvODEFunc
 from hurricane_ode.models.solver import integrate_intervals
 
-__all__ = ["LatentODE", "gaussian_kl"]
+__all__ = ["LatentODE", "VariationalLatentModel", "gaussian_kl"]
 
 
 def gaussian_kl(mean: Tensor, logvar: Tensor) -> Tensor:
@@ -63,20 +63,31 @@ def gaussian_kl(mean: Tensor, logvar: Tensor) -> Tensor:
     return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1)
 
 
+class VariationalLatentModel(ForecastModel):
+    """What the VAE baselines share: options, the latent grid ``(h, w)``, width and KL weight.
+
+    ``latent_dim = hidden_channels``; ``aux_losses["kl"]`` is scaled by ``kl_weight``.
+    """
+
+    def __init__(self, config: ModelConfig | None, kl_weight: float, options: dict[str, Any]) -> None:
+        config = model_options(config, options, self.model_name)
+        super().__init__(config)
+        self.kl_weight = kl_weight
+        self.grid = latent_grid(config)
+        self.latent_dim = config.hidden_channels
+
+
 @register_model("latent_ode")
-class LatentODE(ForecastModel):
+class LatentODE(VariationalLatentModel):
     """Latent ODE with an ODE-ConvGRU recognition network (see module docstring)."""
 
     model_name = "latent_ode"
 
     def __init__(self, config: ModelConfig | None = None, kl_weight: float = 1.0, **options: Any) -> None:
-        config = model_options(config, options, "latent_ode")
-        super().__init__(config)
-        gh, gw = latent_grid(config)
-        self.kl_weight = kl_weight
-        c, hid, dim = config.in_channels, config.hidden_channels, config.hidden_channels
-        self.latent_dim = dim
-        self.grid = (gh, gw)
+        super().__init__(config, kl_weight, options)
+        config = self.config
+        (gh, gw), dim = self.grid, self.latent_dim
+        c, hid = config.in_channels, config.hidden_channels
         self.encoder = frame_encoder(c, config)
         self.enc_func = ConvODEFunc(hid, n_layers=config.odefunc_layers)
         self.enc_cell = ConvGRUCell(hid, hid)

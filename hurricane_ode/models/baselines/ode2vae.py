@@ -35,22 +35,15 @@ import torch
 from torch import Tensor, nn
 
 from hurricane_ode.config import ModelConfig
-from hurricane_ode.models.base import (
-    ForecastModel,
-    ModelInputs,
-    ModelOutput,
-    model_options,
-    register_model,
-)
+from hurricane_ode.models.base import ModelInputs, ModelOutput, register_model
 from hurricane_ode.models.baselines._encoders import (
     ConvDecoder,
     frame_encoder,
     gather_frames,
-    latent_grid,
     mlp,
     solve_at_times,
 )
-from hurricane_ode.models.baselines.latent_ode import gaussian_kl
+from hurricane_ode.models.baselines.latent_ode import VariationalLatentModel, gaussian_kl
 
 __all__ = ["ODE2VAE", "SecondOrderFunc"]
 
@@ -79,19 +72,16 @@ def _first_two_observed(mask: Tensor) -> tuple[Tensor, Tensor]:
 
 
 @register_model("ode2vae")
-class ODE2VAE(ForecastModel):
+class ODE2VAE(VariationalLatentModel):
     """Second-order latent ODE VAE with conv encoders/decoder (see module docstring)."""
 
     model_name = "ode2vae"
 
     def __init__(self, config: ModelConfig | None = None, kl_weight: float = 1.0, **options: Any) -> None:
-        config = model_options(config, options, "ode2vae")
-        super().__init__(config)
-        gh, gw = latent_grid(config)
-        self.kl_weight = kl_weight
-        c, hid, dim = config.in_channels, config.hidden_channels, config.hidden_channels
-        self.dim = dim
-        self.grid = (gh, gw)
+        super().__init__(config, kl_weight, options)
+        config = self.config
+        (gh, gw), dim = self.grid, self.latent_dim
+        c, hid = config.in_channels, config.hidden_channels
         flat = hid * gh * gw
         self.pos_encoder = frame_encoder(c, config)
         self.pos_head = nn.Linear(flat, 2 * dim)
@@ -123,7 +113,7 @@ class ODE2VAE(ForecastModel):
 
         ys = solve_at_times(self.func, torch.cat([s0, v0], dim=-1), qs - t0[:, None], self.config.solver)
         k = qs.shape[1]
-        s = ys[..., : self.dim].flatten(0, 1)
+        s = ys[..., : self.latent_dim].flatten(0, 1)
         grid = self.from_latent(s).view(b * k, self.config.hidden_channels, *self.grid)
         frames = self.decoder(grid).unflatten(0, (b, k))
         n_values = math.prod(frames.shape[1:])
