@@ -206,6 +206,11 @@ class ModelConfig:
     first forecasts are the (prior-)warped frames and training learns corrections to them."""
     mask_bias_init: float = 4.0
     """Initial mask logit with ``head_init = identity`` (sigmoid(4) = 0.98 weight on the warp)."""
+    instance_norm: bool = False
+    """Ours (paper: off). Each sample's inputs are z-scored per channel with their own mean and
+    standard deviation (observed input frames, all pixels) and the outputs mapped back (reversible
+    instance normalisation, Kim et al. 2022): a climate whose means or variability lie outside the
+    training range looks like the training data to the network. No parameters."""
     rnn_step: float | None = None
     """Vid-RNN decoder step in clip time units (1 frame for video, 3 h for CAM5); ``None`` = each
     sample's median gap between observed inputs."""

@@ -120,6 +120,18 @@ class ModelInputs:
     mode: str | None = None
 
 
+def instance_stats(inputs: Tensor, mask: Tensor, eps: float = 1e-3) -> tuple[Tensor, Tensor]:
+    """Per-sample, per-channel mean and std ``[B, 1, C, 1, 1]`` of the observed input frames.
+
+    ``inputs`` ``[B, T, C, H, W]``, ``mask`` ``[B, T]`` bool; the std is at least ``eps``.
+    """
+    w = mask.to(inputs.dtype)[:, :, None, None, None]
+    n = (w.sum(dim=1, keepdim=True) * inputs.shape[-2] * inputs.shape[-1]).clamp_min(1.0)
+    mean = (inputs * w).sum(dim=(1, 3, 4), keepdim=True) / n
+    var = (((inputs - mean) ** 2) * w).sum(dim=(1, 3, 4), keepdim=True) / n
+    return mean, var.sqrt().clamp_min(eps)
+
+
 @runtime_checkable
 class ModelProtocol(Protocol):
     """Structural type of a model: frames + times + mask in, frames at query times out."""
@@ -246,7 +258,16 @@ class ForecastModel(nn.Module, ABC):
         ti = input_times.to(device=inputs.device, dtype=dtype)
         tq = query_times.to(device=inputs.device, dtype=dtype)
         scale = self.config.time_scale
-        return self.predict(ModelInputs(inputs, ti, tq, mask, ti * scale, tq * scale, mode))
+        if not getattr(self.config, "instance_norm", False):
+            return self.predict(ModelInputs(inputs, ti, tq, mask, ti * scale, tq * scale, mode))
+        mean, std = instance_stats(inputs, mask)
+        normed = torch.where(mask[:, :, None, None, None], (inputs - mean) / std, torch.zeros_like(inputs))
+        out = self.predict(ModelInputs(normed, ti, tq, mask, ti * scale, tq * scale, mode))
+        return replace(
+            out,
+            frames=out.frames * std + mean,
+            difference=None if out.difference is None else out.difference * std,
+        )
 
     @abstractmethod
     def predict(self, x: ModelInputs) -> ModelOutput:

@@ -35,6 +35,9 @@ __all__ = ["TrainerState", "Validator", "BEST"]
 log = logging.getLogger(__name__)
 
 BEST = "best.pt"
+
+#: model settings a second stage may change: they change no parameter's shape or meaning
+WEIGHT_FREE_MODEL_KEYS = frozenset({"model.instance_norm"})
 Validator = Callable[[nn.Module], Mapping[str, float]]
 
 
@@ -123,7 +126,7 @@ class TrainerState:
             raise FileNotFoundError(f"resume: no checkpoint to resume from at {path}")
         state = load_checkpoint(path)
         diff = runtime_free_differences(state["config"], config_to_dict(self.config))
-        model_diff = [k for k in diff if k.startswith("model.")]
+        model_diff = [k for k in diff if k.startswith("model.") and k not in WEIGHT_FREE_MODEL_KEYS]
         if model_diff:
             raise CheckpointError(
                 f"resume: the model config differs from checkpoint {path} in {model_diff}; "

@@ -253,3 +253,24 @@ def test_models_do_not_import_xarray():
         "print('xarray' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "False"
+
+
+def test_instance_norm_makes_forecasts_follow_each_channels_scale_and_offset():
+    """model.instance_norm: a climate shifted and rescaled per channel gives the same forecast,
+    shifted and rescaled (the network sees the same z-scored inputs)."""
+    x, t, q = batch()
+    a = torch.tensor([0.3, 2.0, 5.0])[None, None, :, None, None]
+    b = torch.tensor([-4.0, 0.5, 100.0])[None, None, :, None, None]
+    normed = make(tiny(instance_norm=True, head_init="identity", flow_prior="advection"))
+    out, moved = normed(x, t, q), normed(a * x + b, t, q)
+    torch.testing.assert_close(moved.frames, a * out.frames + b, rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(moved.difference, a * out.difference, rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(moved.flow, out.flow, rtol=1e-4, atol=1e-4)
+    plain = make(tiny(instance_norm=False))
+    assert not torch.allclose(plain(a * x + b, t, q).frames, a * plain(x, t, q).frames + b, atol=1e-2)
+    # a missing input frame takes no part in the statistics
+    mask = torch.ones(x.shape[:2], dtype=torch.bool)
+    mask[:, 1] = False
+    spoiled = x.clone()
+    spoiled[:, 1] = 1e3
+    torch.testing.assert_close(normed(spoiled, t, q, mask).frames, normed(x, t, q, mask).frames)
