@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 HO=${HO:-.venv/bin/hurricane-ode}
 mkdir -p build/worlds build/tiles
-"$PY" scripts/make_worlds.py configs/worlds/train.yaml configs/worlds/heldout.yaml --output build/worlds
+"$PY" scripts/make_worlds.py configs/worlds/train.yaml configs/worlds/heldout.yaml configs/worlds/selection.yaml --output build/worlds
 # the validation world: seed 1500 (training range), kept out of training, picks best.pt
 "$PY" - <<'PY'
 import numpy as np
@@ -20,7 +20,7 @@ if not out.exists():
     make_synthetic_world(out, start="2005-08-01", days=15, resolution=1.0, seed=1500,
                          climate=Climate.sample(np.random.default_rng(1500), 1.0))
 PY
-for w in build/worlds/train/* build/worlds/heldout/* build/worlds/val/*; do
+for w in build/worlds/train/* build/worlds/heldout/* build/worlds/val/* build/worlds/selection/*; do
   [ -d "$w" ] || continue
   n=$(basename "$w")
   [ -d "build/tiles/$n.zarr" ] && continue

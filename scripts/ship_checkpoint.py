@@ -3,7 +3,11 @@
     python scripts/ship_checkpoint.py runs/skill_model/best.pt hurricane_ode/resources/demo_model.pt \
         --grid-spacing 1.0
 
-Keeps what inference reads (format version, package version, config, normalisation stats,
+    python scripts/ship_checkpoint.py runs/x/step_000002000.pt runs/x/step_000002100.pt ... TARGET
+
+With several sources the shipped weights are their uniform average (stochastic weight
+averaging, :func:`hurricane_ode.training.checkpoint.average_checkpoints`; ``averaged_steps``
+records which). Keeps what inference reads (format version, package version, config, normalisation stats,
 generator weights, the step and validation record) and drops the optimiser, scheduler,
 discriminator and RNG state, which only resuming needs. ``--grid-spacing`` writes
 ``model.grid_spacing_deg`` (inference only: the basin grid the model forecasts on) into the
@@ -18,16 +22,22 @@ from pathlib import Path
 
 import torch
 
-KEEP = ("format_version", "package_version", "config", "stats", "model", "step", "epoch", "metrics", "best")
+from hurricane_ode.training.checkpoint import average_checkpoints
+
+KEEP = ("format_version", "package_version", "config", "stats", "model", "step", "epoch", "metrics", "best",
+        "averaged_steps")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("source", type=Path)
+    p.add_argument("sources", type=Path, nargs="+", help="checkpoint(s) of one run; several are averaged")
     p.add_argument("target", type=Path)
     p.add_argument("--grid-spacing", type=float, default=None, help="model.grid_spacing_deg (degrees)")
     args = p.parse_args()
-    state = torch.load(args.source, map_location="cpu", weights_only=True)
+    if len(args.sources) == 1:
+        state = torch.load(args.sources[0], map_location="cpu", weights_only=True)
+    else:
+        state = average_checkpoints(args.sources)
     out = {k: state[k] for k in KEEP if k in state}
     if args.grid_spacing is not None:
         if not args.grid_spacing > 0:
@@ -36,7 +46,8 @@ def main() -> None:
     tmp = args.target.with_name(f".{args.target.name}.tmp-{os.getpid()}")
     torch.save(out, tmp)
     os.replace(tmp, args.target)
-    print(f"{args.target}: step {out.get('step')}, {args.target.stat().st_size / 1e6:.1f} MB")
+    averaged = f" (average of steps {out['averaged_steps']})" if "averaged_steps" in out else ""
+    print(f"{args.target}: step {out.get('step')}{averaged}, {args.target.stat().st_size / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import os
 import random
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from torch import nn
 from hurricane_ode.errors import InputError
 
 __all__ = [
+    "average_checkpoints",
     "FORMAT_VERSION",
     "LAST",
     "save_checkpoint",
@@ -225,3 +227,34 @@ def load_model(
         "sha256": file_digest(path),
     }
     return model, meta
+
+
+def average_checkpoints(paths: Sequence[str | Path]) -> dict[str, Any]:
+    """The uniform average of the generator weights of several checkpoints of one run (SWA).
+
+    Stochastic weight averaging (Izmailov et al. 2018): checkpoints along one trajectory at a
+    steady learning rate scatter around a flat region of the loss; their average usually
+    scores better than any of them. Returns the last checkpoint's state with ``model``
+    replaced by the average (floating tensors averaged in float64, others taken from the last)
+    and ``averaged_steps`` listing the steps. Raises ``InputError`` when the checkpoints'
+    model configs or weight shapes differ, naming the file.
+    """
+    if not paths:
+        raise InputError("average_checkpoints: no checkpoint given")
+    states = [load_checkpoint(p) for p in paths]
+    first, last = states[0], states[-1]
+    for path, state in zip(paths, states, strict=True):
+        if state["config"].get("model") != first["config"].get("model"):
+            raise InputError(f"average_checkpoints: {path} has another model config than {paths[0]}")
+        if {k: tuple(v.shape) for k, v in state["model"].items()} != {
+            k: tuple(v.shape) for k, v in first["model"].items()
+        }:
+            raise InputError(f"average_checkpoints: {path} has other weights than {paths[0]}")
+    model: dict[str, torch.Tensor] = {}
+    for key, value in last["model"].items():
+        if torch.is_floating_point(value):
+            total = sum(s["model"][key].to(torch.float64) for s in states)
+            model[key] = (total / len(states)).to(value.dtype)
+        else:
+            model[key] = value
+    return {**last, "model": model, "averaged_steps": [int(s.get("step", -1)) for s in states]}
