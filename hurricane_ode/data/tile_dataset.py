@@ -50,7 +50,6 @@ __all__ = ["TileClipDataset", "open_basin", "read_track_points"]
 _SPLITS = ("train", "test", "all")
 _NORM_STATS = ("train", "store")
 _BLOCK = 512  # frames read at a time when scanning the store
-_TIME_TOL_H = 1e-3  # track times within this many hours of a frame match it
 
 
 def open_basin(store: str | Path, basin: str) -> xr.Dataset:
@@ -93,9 +92,8 @@ class TileClipDataset(NormStatsMixin, Dataset):
         leading ``train_fraction`` of the frames, whatever ``split`` is built), from the
         store's per-chunk moments when ``prepare`` wrote them, else from the data;
         ``"store"``: the store's whole-period ``norm_mean``/``norm_std`` attributes.
-    storm_sigma_km : when positive, each clip carries ``target_weights`` ``[T_out, H, W]``: at
-        every target frame, ``exp(-d^2 / 2 sigma^2)`` of the distance ``d`` (km) to the nearest
-        track point of ``tracks`` at that frame (max over storms; 0 without storms). Needs tracks.
+    storm_sigma_km : > 0: clips carry ``target_weights`` ``[T_out, H, W]``, ``exp(-d^2 / 2 sigma^2)``
+        of the distance ``d`` (km) to the nearest track point at each target (needs ``tracks``).
     """
 
     def __init__(
@@ -151,7 +149,6 @@ class TileClipDataset(NormStatsMixin, Dataset):
         if not (np.isfinite(storm_sigma_km) and storm_sigma_km >= 0):
             raise InputError(f"TileClipDataset: storm_sigma_km must be >= 0 km, got {storm_sigma_km}")
         self.storm_sigma_km = float(storm_sigma_km)
-
         self.times = np.asarray(self._ds["time"].values)
         if self.times.size == 0:
             raise InputError(f"{self._where}: the time axis is empty")
@@ -186,12 +183,9 @@ class TileClipDataset(NormStatsMixin, Dataset):
             self.starts = self._cyclone_windows(tracks)
         self._storm_pixels: dict[int, np.ndarray] | None = None
         if self.storm_sigma_km > 0 and tracks is None:
-            raise InputError(
-                f"{self._where}: storm_sigma_km = {self.storm_sigma_km:g} needs the storms' tracks "
-                "(a tracks CSV: STORE::BASIN@tracks.csv in data.paths, or sampling.tracks)"
-            )
-        cropped_on_storms = self.crop is not None and self.storm_crop_prob > 0
-        if (cropped_on_storms or self.storm_sigma_km > 0) and tracks is not None:
+            raise InputError(f"{self._where}: storm_sigma_km = {self.storm_sigma_km:g} needs the storms' tracks "
+                             "(a tracks CSV: STORE::BASIN@tracks.csv in data.paths, or sampling.tracks)")
+        if (self.crop is not None and self.storm_crop_prob > 0 or self.storm_sigma_km > 0) and tracks is not None:
             self._storm_pixels = track_pixels_by_frame(
                 tracks, self.times, self.frame_hours,
                 self._ds["lat"].values.astype(float), self._ds["lon"].values.astype(float),
@@ -370,15 +364,13 @@ class TileClipDataset(NormStatsMixin, Dataset):
             targets=torch.from_numpy(np.ascontiguousarray(frames[n_in:])),
             target_times=torch.from_numpy(idx.target_hours.astype(np.float32)),
             target_mask=torch.ones(idx.target_idx.size, dtype=torch.bool),
-            target_weights=(
-                torch.from_numpy(storm_proximity(
-                    self._storm_pixels or {}, idx.target_idx, self._ds["lat"].values,
-                    self._ds["lon"].values, origin, self.crop, self.storm_sigma_km,
-                ))  # fmt: skip
-                if self.storm_sigma_km > 0
-                else None
-            ),
+            target_weights=self._storm_weights(idx.target_idx, origin) if self.storm_sigma_km > 0 else None,
         )
+
+    def _storm_weights(self, frames: np.ndarray, origin: tuple[int, int] | None) -> torch.Tensor:
+        lat, lon = self._ds["lat"].values, self._ds["lon"].values
+        w = storm_proximity(self._storm_pixels or {}, frames, lat, lon, origin, self.crop, self.storm_sigma_km)
+        return torch.from_numpy(w)
 
     def clip_info(self, i: int) -> dict[str, Any]:
         """Where item ``i`` (this epoch) comes from: absolute cftime times and store indices.

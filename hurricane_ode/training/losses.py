@@ -248,8 +248,8 @@ def storm_loss(out: ModelOutput, batch: Clip) -> Tensor:
     """
     if batch.target_weights is None:
         raise ValueError(
-            "loss.lambda_storm > 0 needs clips with storm weights: set data.storm_sigma_km > 0 and "
-            "give tracks (data.paths entries STORE::BASIN@tracks.csv)"
+            "loss.lambda_storm > 0 needs clips that carry target_weights: a data source that maps "
+            "the storms (data.storm_sigma_km > 0 with a tracks CSV for every store)"
         )
     err = (out.frames.float() - batch.targets.float()).abs()  # [B, K, C, H, W]
     w = batch.target_weights.float() * batch.target_mask.to(torch.float32)[:, :, None, None]
