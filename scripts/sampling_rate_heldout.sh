@@ -15,7 +15,8 @@ PY=${PY:-.venv/bin/python}
 CKPT=${1:-hurricane_ode/resources/demo_model.pt}
 W=${2:-build/worlds/heldout/heldout_a_s9001_1deg}
 W=${W%/}
-OUT=build/eval/$(basename "$W")/rates
+OUT=${OUT:-build/eval/$(basename "$W")/rates}
+BASELINES=${BASELINES-persistence advection_lk}   # "" reuses the baselines' hindcasts already in $OUT
 INIT=${INIT:-2005-08-03T00/2005-08-18T12/12h}
 LEAD=${LEAD:-3h/48h/3h}
 SCORE_ONLY=${SCORE_ONLY:-0}   # 1: re-score the hindcasts already in $OUT
@@ -25,7 +26,7 @@ for rate in 1.0 0.5 0.25; do
   common=(--basin natl --input "$W" --init "$INIT" --lead "$LEAD" --input-offsets="${OFFSETS[$rate]}" --overwrite --batch-size 8)
   if [ "$SCORE_ONLY" != 1 ]; then
     "$HO" hindcast "${common[@]}" --checkpoint "$CKPT" --output "$OUT/vid_ode_$rate.nc"
-    for m in persistence advection_lk; do
+    for m in $BASELINES; do
       "$HO" hindcast "${common[@]}" --model "$m" --shape 60 160 --output "$OUT/${m}_$rate.nc"
     done
   fi
