@@ -32,3 +32,7 @@ def test_schema_errors_name_the_field():
         Clip(**{**clip.__dict__, "targets": torch.zeros(3, 2, 8, 10)})
     with pytest.raises(ValueError, match="mask"):
         Clip(**{**clip.__dict__, "input_mask": torch.ones(5)})
+    with pytest.raises(ValueError, match=r"target_weights must be a float tensor of shape \(3, 8, 10\)"):
+        Clip(**{**clip.__dict__, "target_weights": torch.ones(3, 1, 8, 10)})  # no channel axis
+    weighted = Clip(**{**clip.__dict__, "target_weights": torch.rand(3, 8, 10)})
+    assert weighted.to("cpu").target_weights.shape == (3, 8, 10) and clip.to("cpu").target_weights is None

@@ -131,3 +131,7 @@ def test_train_resume_from_a_checkpoint_starts_a_second_stage(tmp_path, caplog):
         train(other, dataset=data, resume=tmp_path / "stage1" / LAST)
     with pytest.raises(FileExistsError, match="overwrite"):
         train(cfg, dataset=data, resume=tmp_path / "stage1" / LAST)  # stage2 has its own run now
+    # a model setting with no weights of its own (per-sample normalisation) may change
+    normed = tiny_config(tmp_path / "stage4", max_steps=3)
+    normed = replace(normed, model=replace(normed.model, instance_norm=True))
+    assert train(normed, dataset=data, resume=tmp_path / "stage1" / LAST).step == 3
