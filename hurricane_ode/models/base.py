@@ -258,7 +258,7 @@ class ForecastModel(nn.Module, ABC):
         ti = input_times.to(device=inputs.device, dtype=dtype)
         tq = query_times.to(device=inputs.device, dtype=dtype)
         scale = self.config.time_scale
-        if not getattr(self.config, "instance_norm", False):
+        if not self.config.instance_norm:
             return self.predict(ModelInputs(inputs, ti, tq, mask, ti * scale, tq * scale, mode))
         mean, std = instance_stats(inputs, mask)
         normed = torch.where(mask[:, :, None, None, None], (inputs - mean) / std, torch.zeros_like(inputs))

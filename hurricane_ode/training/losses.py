@@ -49,7 +49,7 @@ even under autocast.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -257,16 +257,12 @@ def storm_loss(out: ModelOutput, batch: Clip) -> Tensor:
     return num / (w.sum() * err.shape[2]).clamp_min(1.0)
 
 
-#: our optional terms (the paper has none): term name -> its LossConfig weight
-_EXTRA_TERMS = {"grad": "lambda_grad", "intensity": "lambda_intensity", "storm": "lambda_storm"}
-
-
-def _extra_term(name: str, out: ModelOutput, batch: Clip, weights: LossConfig) -> Tensor:
-    if name == "grad":
-        return gradient_loss(out, batch)
-    if name == "intensity":
-        return intensity_loss(out, batch, weights.intensity_channel)
-    return storm_loss(out, batch)
+#: our optional terms (the paper has none): term name -> (its LossConfig weight, the term)
+_EXTRA_TERMS: dict[str, tuple[str, Callable[[ModelOutput, Clip, LossConfig], Tensor]]] = {
+    "grad": ("lambda_grad", lambda out, batch, w: gradient_loss(out, batch)),
+    "intensity": ("lambda_intensity", lambda out, batch, w: intensity_loss(out, batch, w.intensity_channel)),
+    "storm": ("lambda_storm", lambda out, batch, w: storm_loss(out, batch)),
+}
 
 
 def generator_loss(
@@ -288,10 +284,10 @@ def generator_loss(
     if diff is not None:
         total = total + weights.lambda_diff * diff
         terms["diff"] = diff
-    for name, weight in _EXTRA_TERMS.items():
-        if getattr(weights, weight) > 0:
-            value = _extra_term(name, out, batch, weights)
-            total = total + getattr(weights, weight) * value
+    for name, (key, term) in _EXTRA_TERMS.items():
+        if (weight := getattr(weights, key)) > 0:
+            value = term(out, batch, weights)
+            total = total + weight * value
             terms[name] = value
     if discriminators is not None:
         fake_img, valid = _frames_and_weights(out.frames, batch.target_mask)
