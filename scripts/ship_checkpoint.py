@@ -11,7 +11,8 @@ records which). Keeps what inference reads (format version, package version, con
 generator weights, the step and validation record) and drops the optimiser, scheduler,
 discriminator and RNG state, which only resuming needs. ``--grid-spacing`` writes
 ``model.grid_spacing_deg`` (inference only: the basin grid the model forecasts on) into the
-saved config. Written to a temporary name, then renamed.
+saved config. Written to a temporary name, then renamed; an existing target is replaced only if
+it is a hurricane_ode checkpoint.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from hurricane_ode.training.checkpoint import average_checkpoints
+from hurricane_ode.errors import InputError
+from hurricane_ode.training.checkpoint import average_checkpoints, load_checkpoint
 
 KEEP = ("format_version", "package_version", "config", "stats", "model", "step", "epoch", "metrics", "best",
         "averaged_steps")
@@ -43,6 +45,11 @@ def main() -> None:
         if not args.grid_spacing > 0:
             raise SystemExit(f"--grid-spacing must be > 0, got {args.grid_spacing}")
         out["config"]["model"]["grid_spacing_deg"] = float(args.grid_spacing)
+    if args.target.exists():  # replace only a checkpoint, never a file of the user's
+        try:
+            load_checkpoint(args.target)
+        except (InputError, OSError) as exc:
+            raise SystemExit(f"refusing to overwrite {args.target}: {exc}") from None
     tmp = args.target.with_name(f".{args.target.name}.tmp-{os.getpid()}")
     torch.save(out, tmp)
     os.replace(tmp, args.target)
