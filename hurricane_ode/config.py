@@ -247,6 +247,11 @@ class LossConfig:
     pixels, counts as much as the rest of the frame; rewards keeping it deep and in place."""
     intensity_channel: int = 2
     """Channel whose minimum the intensity term compares (2 = PSL for U850, V850, PSL)."""
+    lead_weighting: str = "none"
+    """How Eq. 5 weighs the target frames. ``none`` (paper): every valid frame alike, so the
+    long leads, whose errors are largest, dominate the gradient. ``persistence`` (ours): the L1
+    at each target position is divided by the batch's L1 of persistence (the reference frame)
+    there, weights normalised to mean 1, so a 3 h frame counts as much as a 48 h one."""
 
 
 @dataclass

@@ -7,6 +7,7 @@ Target frames with ``target_mask == False`` never contribute.
 Terms (L1 terms are means over the valid frames' elements):
 
 * ``recon``  Eq. 5  ``|X_hat_si - X_si|``.
+  With ``loss.lead_weighting = "persistence"`` (ours) it is :func:`lead_weighted_l1`.
 * ``diff``   Eq. 6  ``|D_si - (X_si - X_si-1)|`` with ``X_s0 = reference_frames(...)`` (the
   rule the model uses to start its composition); a step counts only when both
   ``X_si`` and ``X_si-1`` are present. Skipped when the model gives no ``difference``.
@@ -62,6 +63,7 @@ from hurricane_ode.models.discriminators import SequenceDiscriminator
 __all__ = [
     "masked_l1",
     "reconstruction_loss",
+    "lead_weighted_l1",
     "difference_loss",
     "gradient_loss",
     "intensity_loss",
@@ -104,6 +106,30 @@ def masked_l1(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
 def reconstruction_loss(out: ModelOutput, batch: Clip) -> Tensor:
     """Eq. 5: L1 between generated and true target frames (valid targets only)."""
     return masked_l1(out.frames, batch.targets, batch.target_mask)
+
+
+def lead_weighted_l1(out: ModelOutput, batch: Clip) -> Tensor:
+    """Eq. 5 with each target position ``k`` weighted by ``1 / L1(persistence)_k`` (ours).
+
+    ``L1_k`` is the mean ``|X_hat_sk - X_sk|`` over the batch's valid frames at position k,
+    ``P_k`` the same for persistence (the reference frame ``X_s0``, detached). The loss is
+    ``sum_k w_k L1_k / sum_k valid_k`` with ``w_k = mean_j(P_j) / P_k``: the weights average 1 over
+    the positions with a valid frame, so the loss has the scale of Eq. 5 but a lead whose
+    persistence error is ten times smaller weighs ten times more. Positions without a valid
+    frame get no weight.
+    """
+    mask = batch.target_mask
+    x0 = reference_frames(batch.inputs, batch.input_times, batch.input_mask, batch.target_times)
+    w = mask.to(torch.float32)  # [B, K]
+    err = (out.frames.float() - batch.targets.float()).abs().flatten(2).mean(2)  # [B, K]
+    pers = (x0[:, None].float() - batch.targets.float()).abs().flatten(2).mean(2).detach()
+    n_k = w.sum(0)  # [K]
+    has = n_k > 0
+    l1_k = (err * w).sum(0) / n_k.clamp_min(1.0)
+    p_k = ((pers * w).sum(0) / n_k.clamp_min(1.0)).clamp_min(1e-6)
+    p_mean = (p_k * has).sum() / has.sum().clamp_min(1)
+    weight_k = torch.where(has, p_mean / p_k, torch.zeros_like(p_k))
+    return (weight_k * l1_k).sum() / has.sum().clamp_min(1)
 
 
 def gradient_loss(out: ModelOutput, batch: Clip) -> Tensor:
@@ -277,7 +303,10 @@ def generator_loss(
     ``discriminators`` (``{"img": ..., "seq": ...}``) enables the adversarial terms;
     pass modules whose parameters need no gradient here (the trainer freezes them).
     """
-    recon = reconstruction_loss(out, batch)
+    if weights.lead_weighting == "persistence":
+        recon = lead_weighted_l1(out, batch)
+    else:
+        recon = reconstruction_loss(out, batch)
     total = recon
     terms: dict[str, Tensor] = {"recon": recon}
     diff = difference_loss(out, batch)

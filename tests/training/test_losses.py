@@ -279,3 +279,33 @@ def test_storm_loss_weighs_the_error_near_storms_only():
     assert float(total1 - total0) == pytest.approx(2.0, rel=1e-4) and "storm" in terms
     with pytest.raises(ValueError, match="storm_sigma_km"):
         generator_loss(ModelOutput(frames=near), batch, LossConfig(lambda_storm=0.5))
+
+
+def test_lead_weighting_makes_each_lead_count_by_its_persistence_error():
+    from dataclasses import replace
+
+    from hurricane_ode.training.losses import lead_weighted_l1
+
+    batch = make_batch()
+    last = batch.inputs[:, -1:]
+    # truth drifts away from the last input: persistence error grows 1, 2, 3, 4 with lead
+    targets = last + torch.arange(1.0, K + 1)[None, :, None, None, None]
+    batch = replace(batch, targets=targets)
+    # the same absolute error at lead 1 weighs 4 times what it weighs at lead 4
+    early, late = targets.clone(), targets.clone()
+    early[:, 0] += 1.0
+    late[:, 3] += 1.0
+    le = float(lead_weighted_l1(ModelOutput(frames=early), batch))
+    ll = float(lead_weighted_l1(ModelOutput(frames=late), batch))
+    assert le == pytest.approx(4 * ll, rel=1e-5)
+    # w_1 = mean(P) / P_1, and the error sits at one of the K leads
+    p = torch.arange(1.0, K + 1)
+    assert le == pytest.approx(float(p.mean() / p[0]) / K, rel=1e-5)
+    # persistence itself scores the same as under Eq. 5 (weights * errors = mean error)
+    pers = last.expand_as(targets).clone()
+    assert float(lead_weighted_l1(ModelOutput(frames=pers), batch)) == pytest.approx(float(p.mean()), rel=1e-5)
+    # a missing lead drops out; the loss config switches Eq. 5 for it
+    masked = replace(batch, target_mask=batch.target_mask.clone().index_fill_(1, torch.tensor([0]), False))
+    assert float(lead_weighted_l1(ModelOutput(frames=early), masked)) == 0
+    total, terms = generator_loss(ModelOutput(frames=early), batch, LossConfig(lead_weighting="persistence"))
+    assert float(terms["recon"]) == pytest.approx(le, rel=1e-5)
