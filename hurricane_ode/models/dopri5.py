@@ -21,13 +21,14 @@ goes to torchdiffeq.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 from torchdiffeq._impl.interp import _interp_evaluate, _interp_fit
 from torchdiffeq._impl.misc import _compute_error_ratio, _optimal_step_size, _select_initial_step
 
-__all__ = ["dopri5"]
+__all__ = ["dopri5", "dopri5_steps", "StepMemory"]
 
 _ALPHA = (1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
 _BETA = (
@@ -59,6 +60,22 @@ _MID = (
 _ORDER = 5
 
 Func = Callable[[Tensor, Tensor], Tensor]
+
+
+@dataclass
+class StepMemory:
+    """The adaptive step size one solve hands to the next (``dopri5`` only; other methods ignore it).
+
+    ``dt``: the step the controller proposed after the last solve's last accepted step, in
+    model time units (0-d tensor, detached), None before the first solve. A caller that solves
+    one ODE over consecutive intervals with restarts between them (the ODE-ConvGRU encoder,
+    whose GRU updates the state at each input) passes one ``StepMemory`` to every solve: each
+    then starts from the step the previous one ended with, instead of estimating a first step
+    (one evaluation of ``f``) and growing it from there (usually one more step). The tolerance
+    is enforced as before: a first step too large is rejected and shortened.
+    """
+
+    dt: Tensor | None = None
 
 
 def _combine(y0: Tensor, ks: list[Tensor], weights: tuple[float, ...], dt: Tensor) -> Tensor:
@@ -99,6 +116,22 @@ def dopri5(func: Func, y0: Tensor, t: Tensor, rtol: float, atol: float, norm: Ca
     ``t`` must be strictly increasing (1-D). ``norm`` is the error norm (torchdiffeq's
     ``options["norm"]``).
     """
+    return dopri5_steps(func, y0, t, rtol, atol, norm)[0]
+
+
+def dopri5_steps(
+    func: Func, y0: Tensor, t: Tensor, rtol: float, atol: float, norm: Callable[[Tensor], Tensor],
+    first_step: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """:func:`dopri5` that may start from a given step and also returns the next step it proposes.
+
+    ``first_step`` (a positive 0-d tensor, units of ``t``; detached, capped at ``t[-1] - t[0]``)
+    replaces torchdiffeq's initial-step estimate, which costs one evaluation of ``func``;
+    a step too large for the tolerance is rejected and shortened as any other. Returns
+    ``(ys, dt_next)``: the solution ``[len(t), *y0.shape]`` and the step size the controller
+    proposed after the last accepted step (0-d, float64, detached), for the next solve of a
+    similar problem to start from (the ODE-ConvGRU encoder's next interval).
+    """
     if t.dim() != 1 or t.numel() < 1 or (t.numel() > 1 and not bool((t[1:] > t[:-1]).all())):
         raise ValueError("dopri5: t must be a strictly increasing 1-D tensor")
     t = t.to(torch.float64)
@@ -107,9 +140,12 @@ def dopri5(func: Func, y0: Tensor, t: Tensor, rtol: float, atol: float, norm: Ca
     atol_t = torch.as_tensor(atol, dtype=torch.float64, device=dev)
     safety, ifactor, dfactor = (torch.as_tensor(v, dtype=torch.float64, device=dev) for v in (0.9, 10.0, 0.2))
     f0 = func(t[0].to(y0.dtype), y0)
-    dt = _select_initial_step(
-        lambda s, y: func(s.to(y.dtype), y), t[0], y0, _ORDER - 1, rtol_t, atol_t, norm, f0=f0
-    )
+    if first_step is None:
+        dt = _select_initial_step(
+            lambda s, y: func(s.to(y.dtype), y), t[0], y0, _ORDER - 1, rtol_t, atol_t, norm, f0=f0
+        )
+    else:
+        dt = torch.minimum(first_step.detach().to(torch.float64), t[-1] - t[0])
     y, f, t_lo, t_hi = y0, f0, t[0], t[0]
     interp = [y0] * 5
     out = [y0]
@@ -127,4 +163,4 @@ def dopri5(func: Func, y0: Tensor, t: Tensor, rtol: float, atol: float, norm: Ca
                 y, f = y1, f1
             dt = _optimal_step_size(dt, ratio, safety, ifactor, dfactor, _ORDER)
         out.append(_interp_evaluate(interp, t_lo, t_hi, t_out))
-    return torch.stack(out)
+    return torch.stack(out), dt.detach()

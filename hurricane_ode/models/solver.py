@@ -40,7 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from hurricane_ode.config import SolverConfig
-from hurricane_ode.models.dopri5 import dopri5
+from hurricane_ode.models.dopri5 import StepMemory, dopri5_steps
 
 __all__ = [
     "odesolve",
@@ -48,6 +48,7 @@ __all__ = [
     "integrate_sequence",
     "step_counts",
     "per_sample_norm",
+    "StepMemory",
     "FIXED_METHODS",
     "ADAPTIVE_METHODS",
 ]
@@ -90,6 +91,8 @@ def _odeint(
     step_size: float | None,
     per_sample: bool = False,
     jump_t: Tensor | None = None,
+    memory: StepMemory | None = None,
+    scale: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
     kwargs: dict = {"method": solver.method}
     options: dict = {}
@@ -113,8 +116,8 @@ def _odeint(
         inner = solver.method not in ADAPTIVE_METHODS
         f = _InnerAutocast(func, device, torch.get_autocast_dtype(device)) if inner else func
         with torch.autocast(device, enabled=False):
-            return _odeint_raw(f, h0, t, solver, kwargs)
-    return _odeint_raw(func, h0, t, solver, kwargs)
+            return _odeint_raw(f, h0, t, solver, kwargs, memory, scale)
+    return _odeint_raw(func, h0, t, solver, kwargs, memory, scale)
 
 
 class _InnerAutocast(nn.Module):
@@ -130,7 +133,13 @@ class _InnerAutocast(nn.Module):
             return self.func(t, h).to(h.dtype)
 
 
-def _odeint_raw(func: ODEFunc, h0: Tensor, t: Tensor, solver: SolverConfig, kwargs: dict) -> Tensor:
+def _odeint_raw(
+    func: ODEFunc, h0: Tensor, t: Tensor, solver: SolverConfig, kwargs: dict,
+    memory: StepMemory | None = None, scale: tuple[Tensor, Tensor] | None = None,
+) -> Tensor:  # fmt: skip
+    """torchdiffeq, or the lean dopri5 where it applies. ``memory`` (lean dopri5 only): start from
+    ``memory.dt``, store the next proposed step there. ``scale = (at_start, at_end)``: model time
+    per unit of ``t`` at the first and the last step (None: ``t`` is model time)."""
     import torchdiffeq
 
     options = kwargs.get("options", {})
@@ -138,7 +147,13 @@ def _odeint_raw(func: ODEFunc, h0: Tensor, t: Tensor, solver: SolverConfig, kwar
         solver.method == "dopri5" and not solver.adjoint and "norm" in options and "jump_t" not in options
         and t.numel() > 1 and bool((t[1:] > t[:-1]).all())
     ):  # fmt: skip
-        return dopri5(func, h0, t, solver.rtol, solver.atol, options["norm"])  # torchdiffeq's steps, leaner
+        first = None  # torchdiffeq's steps, leaner
+        if memory is not None and memory.dt is not None:
+            first = memory.dt if scale is None else memory.dt / scale[0].clamp_min(1e-12)
+        ys, dt_next = dopri5_steps(func, h0, t, solver.rtol, solver.atol, options["norm"], first)
+        if memory is not None:
+            memory.dt = dt_next if scale is None else dt_next * scale[1]
+        return ys
     if solver.adjoint:
         if not isinstance(func, nn.Module):
             raise TypeError("odesolve: the adjoint method needs `func` to be an nn.Module")
@@ -267,6 +282,7 @@ def integrate_intervals(
     dt: Tensor,
     solver: SolverConfig,
     steps: Tensor | None = None,
+    memory: StepMemory | None = None,
 ) -> Tensor:
     """Advance each sample ``b`` of ``h0`` (``[B, ...]``) by its own time ``dt[b]`` (``[B]``, model units).
 
@@ -281,6 +297,8 @@ def integrate_intervals(
         As above.
     steps
         ``step_counts(dt, solver)`` computed earlier (CPU), to avoid a host sync here.
+    memory
+        ``dopri5``: the step size carried from the previous solve (:class:`StepMemory`).
 
     Returns
     -------
@@ -296,7 +314,7 @@ def integrate_intervals(
         return h0
     if solver.method in _VECTORISED and not solver.adjoint:
         return _fixed_step(func, h0, dt, solver.method, solver.step_size, n, n_max)
-    return integrate_sequence(func, h0, dt[:, None], solver)[:, 0]
+    return integrate_sequence(func, h0, dt[:, None], solver, memory=memory)[:, 0]
 
 
 def integrate_sequence(
@@ -305,6 +323,7 @@ def integrate_sequence(
     dts: Tensor,
     solver: SolverConfig,
     steps: Tensor | None = None,
+    memory: StepMemory | None = None,
 ) -> Tensor:
     """Advance each sample through K consecutive intervals of its own; the state after each.
 
@@ -326,6 +345,8 @@ def integrate_sequence(
         boundaries). The solver is never restarted between query times.
     steps
         ``step_counts(dts, solver)`` computed earlier (CPU), to avoid a host sync.
+    memory
+        ``dopri5``: the step size carried from the previous solve (:class:`StepMemory`).
 
     Returns
     -------
@@ -351,7 +372,7 @@ def integrate_sequence(
         if knots.numel() == 1:
             return h0.unsqueeze(1).expand(-1, k, *h0.shape[1:])
         grid = knots.to(device=h0.device, dtype=h0.dtype)
-        ys = _odeint(func, h0, grid, solver, solver.step_size, per_sample=True)
+        ys = _odeint(func, h0, grid, solver, solver.step_size, per_sample=True, memory=memory)
         return ys[where.to(h0.device)].transpose(0, 1)
     # a fresh wrapper per call: the adjoint's backward pass calls it again later
     wrapper = _PiecewiseScaled(func, dts, h0.dim())
@@ -361,5 +382,6 @@ def integrate_sequence(
         step = 1.0 if solver.step_size is None or longest == 0 else min(1.0, solver.step_size / longest)
     s = torch.arange(k + 1, dtype=h0.dtype, device=h0.device)
     jumps = s[1:-1] if solver.method in ADAPTIVE_METHODS else None
-    ys = _odeint(wrapper, h0, s, solver, step, per_sample=True, jump_t=jumps)
+    rates = dts.detach().abs().amax(0)  # model time per unit of s, interval by interval
+    ys = _odeint(wrapper, h0, s, solver, step, per_sample=True, jump_t=jumps, memory=memory, scale=(rates[0], rates[-1]))
     return ys[1:].transpose(0, 1)

@@ -92,6 +92,7 @@ from hurricane_ode.models.base import (
     stack_steps,
 )
 from hurricane_ode.models.convgru import ConvGRUCell
+from hurricane_ode.models.dopri5 import StepMemory
 from hurricane_ode.models.motion import (
     advection_offset,
     advection_offsets,
@@ -327,8 +328,9 @@ class VidODE(ForecastModel):
         dts = encoder_intervals(input_times, mask) * self.config.time_scale
         steps = step_counts(dts, self.solver)  # one host copy per forward, not one per interval
         hstate = emb.new_zeros(b, self.config.hidden_channels, *emb.shape[-2:], dtype=torch.float32)
+        memory = StepMemory()  # an adaptive solver starts each interval from the last one's step
         for i in range(t):
-            h_ode = integrate_intervals(self.f_theta, hstate, dts[:, i], self.solver, steps[:, i])
+            h_ode = integrate_intervals(self.f_theta, hstate, dts[:, i], self.solver, steps[:, i], memory)
             # the state before the first input is h_0 = 0 for every sample: the GRU skips its h half
             h_gru = self.gru(embs[i], None if i == 0 else h_ode).float()
             hstate = torch.where(mask[:, i].view(b, 1, 1, 1), h_gru, h_ode)
