@@ -23,13 +23,19 @@ def _solve(f, h0, t, lean):
     return y.detach(), nfe, h.grad, [p.grad.clone() for p in f.parameters()]
 
 
-@pytest.mark.parametrize("times", [[0.0, 1.0], [0.0, 0.3, 0.35, 2.0, 5.0]])
-def test_lean_dopri5_matches_torchdiffeq(times):
-    torch.manual_seed(0)
+def _lively(seed: int, gain: float = 3.0) -> ConvODEFunc:
+    """A seeded f with its weights scaled by ``gain``: livelier dynamics, several steps, some rejected."""
+    torch.manual_seed(seed)
     f = ConvODEFunc(8)
     with torch.no_grad():
         for p in f.parameters():
-            p.mul_(3)  # livelier dynamics: several steps, some rejected
+            p.mul_(gain)
+    return f
+
+
+@pytest.mark.parametrize("times", [[0.0, 1.0], [0.0, 0.3, 0.35, 2.0, 5.0]])
+def test_lean_dopri5_matches_torchdiffeq(times):
+    f = _lively(0)
     h0, t = torch.randn(3, 8, 6, 6), torch.tensor(times)
     ref, lean = _solve(f, h0, t, lean=False), _solve(f, h0, t, lean=True)
     assert lean[1] == ref[1]  # the same steps (function evaluations)
@@ -56,11 +62,7 @@ def test_step_memory_starts_the_next_interval_from_the_last_step():
     """The encoder's restarts: carrying the step between intervals saves evaluations, not accuracy."""
     from hurricane_ode.models.solver import StepMemory
 
-    torch.manual_seed(2)
-    f = ConvODEFunc(8)
-    with torch.no_grad():
-        for p in f.parameters():
-            p.mul_(2)
+    f = _lively(2, gain=2.0)
     solver = SolverConfig(method="dopri5", rtol=1e-4, atol=1e-5)
     tight = SolverConfig(method="dopri5", rtol=1e-8, atol=1e-9)
     h0 = torch.randn(3, 8, 6, 6)
@@ -90,11 +92,7 @@ def test_step_memory_starts_the_next_interval_from_the_last_step():
 def test_first_step_too_large_is_rejected_and_shortened():
     from hurricane_ode.models.dopri5 import dopri5_steps
 
-    torch.manual_seed(3)
-    f = ConvODEFunc(8)
-    with torch.no_grad():
-        for p in f.parameters():
-            p.mul_(3)
+    f = _lively(3)
     h0, t = torch.randn(2, 8, 5, 5), torch.tensor([0.0, 4.0])
     with torch.no_grad():
         ref = torchdiffeq.odeint(f, h0, t, method="dopri5", rtol=1e-9, atol=1e-10)[-1]
