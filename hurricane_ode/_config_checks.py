@@ -51,7 +51,7 @@ def validate_config(config: Config) -> Config:
     _require(sv.step_size is None or sv.step_size > 0, "model.solver.step_size", "> 0 or null", sv.step_size)
     _require(sv.rtol > 0, "model.solver.rtol", "> 0", sv.rtol)
     _require(sv.atol > 0, "model.solver.atol", "> 0", sv.atol)
-    for key in ("lambda_diff", "lambda_img", "lambda_seq", "lambda_grad", "lambda_intensity", "lambda_storm"):
+    for key in ("lambda_diff", "lambda_img", "lambda_seq", "lambda_grad", "lambda_intensity", "lambda_storm", "lambda_mask"):
         _require(getattr(lo, key) >= 0, f"loss.{key}", ">= 0", getattr(lo, key))
     _require(lo.lead_weighting in ("none", "persistence"), "loss.lead_weighting", "'none' or 'persistence'", lo.lead_weighting)
     _require(d.storm_sigma_km >= 0, "data.storm_sigma_km", ">= 0 km", d.storm_sigma_km)

@@ -20,6 +20,8 @@ Terms (L1 terms are means over the valid frames' elements):
 * ``storm`` (ours, off unless ``lambda_storm > 0``): L1 averaged with the clips'
   ``target_weights`` (storm proximity, 1 at a track point), so the few pixels of a vortex
   weigh as much as the whole frame does in ``recon``.
+* ``mask`` (ours, off unless ``lambda_mask > 0``): mean of ``1 - M`` over valid targets, a
+  prior towards the warped frame (:func:`mask_loss`).
 * ``g_img`` / ``d_img``  Eq. 3, LS-GAN on single frames: real = valid targets, fake = the
   generated frames at the same positions.
 * ``g_seq`` / ``d_seq``  Eq. 4, LS-GAN on sequences. What is implemented
@@ -68,6 +70,7 @@ __all__ = [
     "gradient_loss",
     "intensity_loss",
     "storm_loss",
+    "mask_loss",
     "target_differences",
     "fill_missing",
     "sequence_pairs",
@@ -283,11 +286,24 @@ def storm_loss(out: ModelOutput, batch: Clip) -> Tensor:
     return num / (w.sum() * err.shape[2]).clamp_min(1.0)
 
 
+def mask_loss(out: ModelOutput, batch: Clip) -> Tensor:
+    """Mean of ``1 - M`` (the composition mask, 1 = the warped frame) over valid target frames.
+
+    Raises ``ValueError`` for a model whose output has no mask.
+    """
+    if out.mask is None:
+        raise ValueError("loss.lambda_mask > 0 needs a model with a composition mask (model.use_mask)")
+    per_frame = (1.0 - out.mask.float()).flatten(2).mean(2)  # [B, K]
+    w = batch.target_mask.to(per_frame.dtype)
+    return (per_frame * w).sum() / w.sum().clamp_min(1.0)
+
+
 #: our optional terms (the paper has none): term name -> (its LossConfig weight, the term)
 _EXTRA_TERMS: dict[str, tuple[str, Callable[[ModelOutput, Clip, LossConfig], Tensor]]] = {
     "grad": ("lambda_grad", lambda out, batch, w: gradient_loss(out, batch)),
     "intensity": ("lambda_intensity", lambda out, batch, w: intensity_loss(out, batch, w.intensity_channel)),
     "storm": ("lambda_storm", lambda out, batch, w: storm_loss(out, batch)),
+    "mask": ("lambda_mask", lambda out, batch, w: mask_loss(out, batch)),
 }
 
 

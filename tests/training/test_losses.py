@@ -309,3 +309,21 @@ def test_lead_weighting_makes_each_lead_count_by_its_persistence_error():
     assert float(lead_weighted_l1(ModelOutput(frames=early), masked)) == 0
     total, terms = generator_loss(ModelOutput(frames=early), batch, LossConfig(lead_weighting="persistence"))
     assert float(terms["recon"]) == pytest.approx(le, rel=1e-5)
+
+
+def test_mask_loss_pulls_towards_the_warped_frame():
+    from hurricane_ode.training.losses import mask_loss
+
+    batch = make_batch()
+    b, k, c, h, w = batch.targets.shape
+    warped_only = ModelOutput(frames=batch.targets.clone(), mask=torch.ones(b, k, 1, h, w))
+    assert float(mask_loss(warped_only, batch)) == 0
+    half = torch.ones(b, k, 1, h, w)
+    half[:, 1] = 0.0  # one of the K frames entirely from the other path
+    out = ModelOutput(frames=batch.targets.clone(), mask=half)
+    assert float(mask_loss(out, batch)) == pytest.approx(1 / k)
+    total0, _ = generator_loss(out, batch, LossConfig())
+    total1, terms = generator_loss(out, batch, LossConfig(lambda_mask=2.0))
+    assert float(total1 - total0) == pytest.approx(2 / k, rel=1e-5) and "mask" in terms
+    with pytest.raises(ValueError, match="lambda_mask"):
+        generator_loss(ModelOutput(frames=batch.targets.clone()), batch, LossConfig(lambda_mask=1.0))
