@@ -39,6 +39,7 @@ def validate_config(config: Config) -> Config:
     for key in ("checkpoint_every", "keep_checkpoints", "validate_every"):
         _require(getattr(t, key) >= 0, f"train.{key}", ">= 0", getattr(t, key))
     _require(t.max_steps is None or t.max_steps >= 0, "train.max_steps", ">= 0 or null", t.max_steps)
+    _require(t.time_stretch >= 1, "train.time_stretch", ">= 1 (1 = off)", t.time_stretch)
     _require(t.grad_clip is None or t.grad_clip > 0, "train.grad_clip", "> 0 or null", t.grad_clip)
     for key in ("in_channels", "hidden_channels", "base_channels", "odefunc_layers", "disc_base_channels", "n_inputs"):
         _require(getattr(m, key) >= 1, f"model.{key}", ">= 1", getattr(m, key))

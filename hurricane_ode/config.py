@@ -1,14 +1,10 @@
 """Typed configuration: the one place where defaults live.
 
-Every section is a frozen-ish dataclass with documented defaults. A YAML file
-maps onto :class:`Config` section by section; unknown keys are an error that
-names the key and the section, so a typo never silently falls back to a
-default.
-
-Defaults follow the paper (Park et al., AAAI 2021) where it gives a number:
-Adamax, lr 1e-3 decayed by 0.99 per epoch, batch size 8, lambda_diff = 1.0,
-lambda_img = lambda_seq = 0.003, 5 inputs with gaps up to 48 h, 5 outputs at
-3-hourly steps.
+Every section is a dataclass with documented defaults. A YAML file maps onto :class:`Config`
+section by section; an unknown key is an error that names the key and the section, so a typo
+never silently falls back to a default. Defaults follow the paper (Park et al., AAAI 2021) where
+it gives a number: Adamax, lr 1e-3 decayed by 0.99 per epoch, batch size 8, lambda_diff = 1.0,
+lambda_img = lambda_seq = 0.003, 5 inputs with gaps up to 48 h, 5 outputs at 3-hourly steps.
 """
 
 from __future__ import annotations
@@ -246,18 +242,13 @@ class LossConfig:
     clips' storm-proximity weights (``data.storm_sigma_km``), so the vortex, a few percent of the
     pixels, counts as much as the rest of the frame; rewards keeping it deep and in place."""
     lambda_mask: float = 0.0
-    """Weight of the mask prior (ours; paper: none, 0): the mean of ``1 - M`` over valid targets,
-    a pull towards the warped frame (``M = 1``) and away from the composition's other path
-    (``X_{s_i-1} + D``, or ``D``). Measured: as training goes on, the learned mask drifts to that
-    path at long leads (mean M at +48 h 0.51 at step 1,500, 0.13 at step 4,400), which is where the
-    forecasts smooth the vortices."""
+    """Weight of the mask prior (ours; paper: none, 0): mean of ``1 - M`` over valid targets, a pull
+    towards the warped frame (M = 1) and away from Eq. 2's other path, where vortices get smoothed."""
     intensity_channel: int = 2
     """Channel whose minimum the intensity term compares (2 = PSL for U850, V850, PSL)."""
     lead_weighting: str = "none"
-    """How Eq. 5 weighs the target frames. ``none`` (paper): every valid frame alike, so the
-    long leads, whose errors are largest, dominate the gradient. ``persistence`` (ours): the L1
-    at each target position is divided by the batch's L1 of persistence (the reference frame)
-    there, weights normalised to mean 1, so a 3 h frame counts as much as a 48 h one."""
+    """Eq. 5's weights: ``none`` (paper) every valid frame alike; ``persistence`` (ours) each lead's L1
+    divided by persistence's L1 there (weights of mean 1), so a 3 h frame counts as much as a 48 h one."""
 
 
 @dataclass
@@ -284,6 +275,9 @@ class TrainConfig:
     """bf16 autocast (convs in bf16; the latent state, the ODE integration and the losses stay float32);
     ``None`` = on where bf16 is native: CUDA, and CPUs with AVX512-BF16 (measured on such a CPU:
     the same loss curve as float32 over 200 steps, 1.45x faster), else off."""
+    time_stretch: float = 1.0
+    """Ours (paper: none, 1 = off): each batch's times times a factor drawn log-uniformly from
+    ``[1 / time_stretch, time_stretch]`` (seeded by seed and step): the same motion, faster or slower."""
     compile: bool = False
     """``torch.compile`` the generator. Off by default: measured on CPU it took 69 s to compile and
     then ran slower per step than eager (the solver's host-side step counts break the graph)."""

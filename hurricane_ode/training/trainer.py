@@ -46,6 +46,7 @@ from hurricane_ode.data.clips import Clip, collate_clips
 from hurricane_ode.errors import ConfigError, ModelInputError
 from hurricane_ode.models.base import ModelOutput, build_model
 from hurricane_ode.models.discriminators import build_discriminators
+from hurricane_ode.training.augment import stretch_times
 from hurricane_ode.training.checkpoint import LAST
 from hurricane_ode.training.distributed import (
     DistInfo,
@@ -172,8 +173,10 @@ class Trainer(TrainerState):
             the device so no host sync happens per step.
         """
         self.check_batch(batch)
-        batch = batch.to(self.device, non_blocking=True)
         tc, task = self.config.train, self.config.data.sampling.task
+        if tc.time_stretch > 1:
+            batch = stretch_times(batch, tc.time_stretch, tc.seed, self.global_step)
+        batch = batch.to(self.device, non_blocking=True)
         model, discs = self.model, self.discriminators
         model.train()
         if discs is not None:
