@@ -2,13 +2,10 @@
 
     python scripts/mask_by_lead.py WORLD_DIR CKPT [CKPT ...] [--basin natl] [--n-inits 8]
 
-Eq. 2 blends, at every output, the warped frame (mask M = 1; with the flow prior, advection
-of the reference frame) and the other path (M = 0: ``X_{s_i-1} + D`` with ``composition:
-residual``, ``D`` in the paper). Hindcasts ``--n-inits`` evenly spaced initial times of the world's
-CAM5 files (inputs at -24, -15, -9, -6, 0 h) and prints, for each checkpoint, the mean of M over
-the basin and the share of pixels with M < 0.5 at each lead. A mask drifting to 0 at long leads
-means the forecast there is built by the decoder's increments rather than by moving the last
-observed field, which is where vortices get smoothed.
+Hindcasts ``--n-inits`` evenly spaced initial times of the world's CAM5 files (inputs at -24,
+-15, -9, -6, 0 h; leads 3-48 h) and prints, for each checkpoint, the mean of Eq. 2's mask M
+(1 = the warped frame) and the share of pixels with M < 0.5 at each lead
+(:func:`hurricane_ode.evaluation.composition.mask_by_lead`).
 """
 
 from __future__ import annotations
@@ -17,13 +14,13 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from hurricane_ode.forecasting.hindcasting import hindcast
+from hurricane_ode.evaluation.composition import mask_by_lead
 from hurricane_ode.forecasting.inputs import open_basin_fields
 from hurricane_ode.models.inference import load_forecaster
 
-LEADS_H = (3, 6, 12, 24, 48)
+LEADS_H = [3, 6, 12, 24, 48]
+OFFSETS = "-24h,-15h,-9h,-6h,0h"
 
 
 def main() -> None:
@@ -40,21 +37,12 @@ def main() -> None:
           " | ".join(f"M<0.5 {h} h" for h in LEADS_H))  # fmt: skip
     for ckpt in args.checkpoints:
         fc = load_forecaster(ckpt)
-        times = open_basin_fields(files, args.basin, list(fc.config.data.variables), None, "mask_by_lead")["time"].values
-        usable = times[8 : len(times) - 16]  # room for 24 h of inputs and 48 h of leads at 3 h output
+        times = open_basin_fields(files, args.basin, fc.variables, None, "mask_by_lead")["time"].values
+        usable = times[8 : len(times) - 16]  # room for 24 h of inputs and 48 h of leads (3-hourly data)
         inits = list(usable[np.linspace(0, len(usable) - 1, args.n_inits).round().astype(int)])
-        masks: list[torch.Tensor | None] = []
-        hook = fc.model.register_forward_hook(lambda mod, a, out, sink=masks: sink.append(out.mask))
-        try:
-            hindcast(fc, files, args.basin, inits, list(LEADS_H), "-24h,-15h,-9h,-6h,0h", batch_size=8)
-        finally:
-            hook.remove()
-        if not masks or any(x is None for x in masks):
-            raise SystemExit(f"{ckpt}: the model has no composition mask")
-        m = torch.cat([x.detach().float() for x in masks if x is not None])  # [N, K, 1, H, W]
-        mean = m.mean(dim=(0, 2, 3, 4)).tolist()
-        low = (m < 0.5).float().mean(dim=(0, 2, 3, 4)).tolist()
-        print(f"{ckpt} | " + " | ".join(f"{v:.3f}" for v in mean) + " | " + " | ".join(f"{v:.3f}" for v in low))
+        out = mask_by_lead(fc, files, args.basin, inits, LEADS_H, OFFSETS)
+        cells = [f"{v:.3f}" for v in out["mask_mean"].values] + [f"{v:.3f}" for v in out["decoder_share"].values]
+        print(f"{ckpt} | " + " | ".join(cells))
 
 
 if __name__ == "__main__":
