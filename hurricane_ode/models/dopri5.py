@@ -125,8 +125,8 @@ def dopri5_steps(
 ) -> tuple[Tensor, Tensor]:  # fmt: skip
     """:func:`dopri5` that may start from a given step and also returns the next step it proposes.
 
-    ``first_step`` (a positive 0-d tensor, units of ``t``; detached, capped at ``t[-1] - t[0]``)
-    replaces torchdiffeq's initial-step estimate, which costs one evaluation of ``func``;
+    ``first_step`` (a 0-d tensor, units of ``t``; detached, capped at ``t[-1] - t[0]``; ignored
+    unless positive) replaces torchdiffeq's initial-step estimate, which costs one evaluation of ``func``;
     a step too large for the tolerance is rejected and shortened as any other. Returns
     ``(ys, dt_next)``: the solution ``[len(t), *y0.shape]`` and the step size the controller
     proposed after the last accepted step (0-d, float64, detached), for the next solve of a
@@ -140,7 +140,7 @@ def dopri5_steps(
     atol_t = torch.as_tensor(atol, dtype=torch.float64, device=dev)
     safety, ifactor, dfactor = (torch.as_tensor(v, dtype=torch.float64, device=dev) for v in (0.9, 10.0, 0.2))
     f0 = func(t[0].to(y0.dtype), y0)
-    if first_step is None:
+    if first_step is None or not bool(first_step > 0):  # a zero step would never advance
         dt = _select_initial_step(
             lambda s, y: func(s.to(y.dtype), y), t[0], y0, _ORDER - 1, rtol_t, atol_t, norm, f0=f0
         )

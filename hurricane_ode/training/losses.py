@@ -45,7 +45,8 @@ LS-GAN (Mao et al. 2017): the discriminator minimises ``(D(real) - 1)^2 + D(fake
 usual LS-GAN generator objective that the paper's min-max shorthand stands for.
 
 Total (Eq. 7): ``recon + lambda_diff * diff + lambda_img * g_img + lambda_seq * g_seq``
-(``+ lambda_grad * grad + lambda_intensity * intensity + lambda_storm * storm`` when set)
+(``+ lambda_grad * grad + lambda_intensity * intensity + lambda_storm * storm + lambda_mask * mask``
+when set)
 plus every ``ModelOutput.aux_losses`` term added as is. Losses are computed in float32
 even under autocast.
 """

@@ -174,8 +174,7 @@ class Trainer(TrainerState):
         """
         self.check_batch(batch)
         tc, task = self.config.train, self.config.data.sampling.task
-        if tc.time_stretch > 1:
-            batch = stretch_times(batch, tc.time_stretch, tc.seed, self.global_step)
+        batch = stretch_times(batch, tc.time_stretch, tc.seed, self.global_step)  # 1: unchanged
         batch = batch.to(self.device, non_blocking=True)
         model, discs = self.model, self.discriminators
         model.train()

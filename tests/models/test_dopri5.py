@@ -99,3 +99,15 @@ def test_first_step_too_large_is_rejected_and_shortened():
         y, dt_next = dopri5_steps(f, h0, t, 1e-4, 1e-5, per_sample_norm, first_step=torch.tensor(100.0))
     assert 0 < float(dt_next) < 4.0
     assert (y[-1] - ref).abs().max() <= 1e-2 * ref.abs().max()
+
+
+def test_a_zero_first_step_falls_back_to_the_estimate():
+    """A remembered step of 0 (an interval of zero length) must not stall the solver."""
+    from hurricane_ode.models.dopri5 import dopri5_steps
+
+    f = _lively(4, gain=1.0)
+    h0, t = torch.randn(2, 8, 5, 5), torch.tensor([0.0, 1.0])
+    with torch.no_grad():
+        ref = dopri5(f, h0, t, 1e-4, 1e-5, per_sample_norm)
+        y, dt_next = dopri5_steps(f, h0, t, 1e-4, 1e-5, per_sample_norm, first_step=torch.tensor(0.0))
+    assert torch.equal(y, ref) and float(dt_next) > 0
