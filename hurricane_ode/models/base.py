@@ -38,6 +38,7 @@ import torch
 from torch import Tensor, nn
 
 from hurricane_ode.config import ModelConfig
+from hurricane_ode.models.dopri5 import StepMemory
 from hurricane_ode.models.validation import _EPS, MODES, check_inputs, infer_mode
 from hurricane_ode.registry import Registry
 
@@ -187,6 +188,8 @@ class ForecastModel(nn.Module, ABC):
         self.config = config
         self.validate: bool | None = None
         """Value checks: None = when the times are on the CPU (no sync), True = always, False = never."""
+        self.step_memories: dict[str, StepMemory] = {}
+        """Training: the adaptive solvers' step sizes carried between calls, by solve (:meth:`step_memory`)."""
 
     @classmethod
     def from_config(cls, config: ModelConfig, **kwargs: Any) -> ForecastModel:
@@ -202,6 +205,16 @@ class ForecastModel(nn.Module, ABC):
     def fixed_inputs(self) -> int | None:
         """The number of input frames the model needs, or None for any (override if fixed)."""
         return None
+
+    def step_memory(self, solve: str) -> StepMemory:
+        """The :class:`~hurricane_ode.models.dopri5.StepMemory` the ``dopri5`` solve ``solve`` starts from.
+
+        Training: one per solve, kept from call to call (and in checkpoints), so each step's solve
+        starts from the step size the previous step's ended with, instead of estimating one (an
+        evaluation of ``f``) and growing it (usually one more step). Eval: a fresh one per call,
+        so a forecast never depends on earlier calls. The tolerance is enforced either way.
+        """
+        return self.step_memories.setdefault(solve, StepMemory()) if self.training else StepMemory()
 
     def check(
         self,

@@ -20,7 +20,7 @@ goes to torchdiffeq.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -28,7 +28,7 @@ from torch import Tensor
 from torchdiffeq._impl.interp import _interp_evaluate, _interp_fit
 from torchdiffeq._impl.misc import _compute_error_ratio, _optimal_step_size, _select_initial_step
 
-__all__ = ["dopri5", "dopri5_steps", "StepMemory"]
+__all__ = ["dopri5", "dopri5_steps", "StepMemory", "memory_state", "load_memory_state"]
 
 _ALPHA = (1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
 _BETA = (
@@ -72,10 +72,23 @@ class StepMemory:
     whose GRU updates the state at each input) passes one ``StepMemory`` to every solve: each
     then starts from the step the previous one ended with, instead of estimating a first step
     (one evaluation of ``f``) and growing it from there (usually one more step). The tolerance
-    is enforced as before: a first step too large is rejected and shortened.
+    is enforced as before: a first step too large is rejected and shortened. In training, a
+    model keeps one per solve from call to call (``ForecastModel.step_memory``; checkpoints
+    hold them); in eval mode every call starts afresh.
     """
 
     dt: Tensor | None = None
+
+
+def memory_state(memories: Mapping[str, StepMemory]) -> dict[str, float]:
+    """The remembered steps as plain floats, by solve (for a checkpoint); empty memories are left out."""
+    return {name: float(m.dt) for name, m in memories.items() if m.dt is not None}
+
+
+def load_memory_state(memories: dict[str, StepMemory], state: Mapping[str, float]) -> None:
+    """Restore :func:`memory_state` into ``memories`` (a model's ``step_memories``)."""
+    for name, dt in state.items():
+        memories.setdefault(name, StepMemory()).dt = torch.tensor(float(dt), dtype=torch.float64)
 
 
 def _combine(y0: Tensor, ks: list[Tensor], weights: tuple[float, ...], dt: Tensor) -> Tensor:
@@ -145,7 +158,7 @@ def dopri5_steps(
             lambda s, y: func(s.to(y.dtype), y), t[0], y0, _ORDER - 1, rtol_t, atol_t, norm, f0=f0
         )
     else:
-        dt = torch.minimum(first_step.detach().to(torch.float64), t[-1] - t[0])
+        dt = torch.minimum(first_step.detach().to(dev, torch.float64), t[-1] - t[0])
     y, f, t_lo, t_hi = y0, f0, t[0], t[0]
     interp = [y0] * 5
     out = [y0]

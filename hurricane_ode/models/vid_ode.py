@@ -92,7 +92,6 @@ from hurricane_ode.models.base import (
     stack_steps,
 )
 from hurricane_ode.models.convgru import ConvGRUCell
-from hurricane_ode.models.dopri5 import StepMemory
 from hurricane_ode.models.motion import (
     advection_offset,
     advection_offsets,
@@ -328,7 +327,7 @@ class VidODE(ForecastModel):
         dts = encoder_intervals(input_times, mask) * self.config.time_scale
         steps = step_counts(dts, self.solver)  # one host copy per forward, not one per interval
         hstate = emb.new_zeros(b, self.config.hidden_channels, *emb.shape[-2:], dtype=torch.float32)
-        memory = StepMemory()  # an adaptive solver starts each interval from the last one's step
+        memory = self.step_memory("encoder")  # each interval starts from the last one's step
         for i in range(t):
             h_ode = integrate_intervals(self.f_theta, hstate, dts[:, i], self.solver, steps[:, i], memory)
             # the state before the first input is h_0 = 0 for every sample: the GRU skips its h half
@@ -346,8 +345,7 @@ class VidODE(ForecastModel):
         t_ref = reference_times(x.input_times, mask, x.query_times)
         knots = torch.cat([t_last[:, None], t_ref[:, None], x.query_times], dim=1)
         dts = (knots[:, 1:] - knots[:, :-1]) * self.config.time_scale  # [B, K + 1]
-        states = integrate_sequence(self.f_phi, h_last, dts, self.solver)
-        return states
+        return integrate_sequence(self.f_phi, h_last, dts, self.solver, memory=self.step_memory("decoder"))
 
     def prior_offsets(self, x: ModelInputs) -> Tensor | None:
         """``[B, K, 2, H, W]``: the flow prior's offset at each output, or None (paper).

@@ -5,7 +5,8 @@ A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts (so
 
     format_version, package_version, config (config_to_dict),
     stats ({var: {"mean": m, "std": s}} in physical units | None),
-    model, discriminators | None, optimizer, optimizer_d | None, scheduler, scheduler_d | None,
+    model, step_memories ({solve: dopri5 step size}; may be absent), discriminators | None,
+    optimizer, optimizer_d | None, scheduler, scheduler_d | None,
     step, epoch, batch_in_epoch (batches of ``epoch`` already done), rng, metrics,
     best ({"metric", "value", "step"} of best.pt, or None)
 

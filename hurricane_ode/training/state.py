@@ -18,6 +18,7 @@ from torch import nn
 
 from hurricane_ode.config import config_to_dict, runtime_free_differences
 from hurricane_ode.errors import CheckpointError, ConfigError
+from hurricane_ode.models.dopri5 import load_memory_state, memory_state
 from hurricane_ode.training.checkpoint import (
     FORMAT_VERSION,
     LAST,
@@ -70,6 +71,7 @@ class TrainerState:
             "config": config_to_dict(self.config),
             "stats": stats_for_checkpoint(self.dataset),
             "model": unwrap(self.model).state_dict(),
+            "step_memories": memory_state(getattr(unwrap(self.model), "step_memories", {})),
             "discriminators": None if discs is None else discs.state_dict(),
             "optimizer": self.opt.state_dict(),
             "optimizer_d": None if self.opt_d is None else self.opt_d.state_dict(),
@@ -135,6 +137,7 @@ class TrainerState:
         if diff:
             log.warning("resume: config differs from checkpoint %s in %s", path, diff)
         unwrap(self.model).load_state_dict(state["model"])
+        load_memory_state(getattr(unwrap(self.model), "step_memories", {}), state.get("step_memories") or {})
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
         if self.discriminators is not None:

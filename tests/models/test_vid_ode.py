@@ -274,3 +274,30 @@ def test_instance_norm_makes_forecasts_follow_each_channels_scale_and_offset():
     spoiled = x.clone()
     spoiled[:, 1] = 1e3
     torch.testing.assert_close(normed(spoiled, t, q, mask).frames, normed(x, t, q, mask).frames)
+
+
+def test_dopri5_carries_its_step_between_training_calls_only():
+    """Training: each solve starts from the step the same solve ended with on the previous call
+    (fewer evaluations, same answer within tolerance). Eval: every call starts afresh, so a
+    forecast does not depend on what ran before it."""
+    model = make(tiny(solver=SolverConfig(method="dopri5", rtol=1e-3, atol=1e-4)))
+    x, t, q = batch()
+
+    def run():
+        model.f_theta.nfe = model.f_phi.nfe = 0
+        with torch.no_grad():
+            out = model(x, t, q).frames
+        return out, model.f_theta.nfe + model.f_phi.nfe
+
+    model.eval()
+    fresh, nfe_fresh = run()
+    model.train()
+    first, nfe_first = run()
+    assert nfe_first == nfe_fresh and torch.equal(first, fresh)  # nothing remembered yet
+    assert set(model.step_memories) == {"encoder", "decoder"}
+    second, nfe_second = run()
+    assert nfe_second < nfe_first
+    assert (second - fresh).abs().max() <= 1e-2 * fresh.abs().max()
+    model.eval()
+    again, nfe_again = run()
+    assert nfe_again == nfe_fresh and torch.equal(again, fresh)

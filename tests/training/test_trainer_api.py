@@ -135,3 +135,21 @@ def test_train_resume_from_a_checkpoint_starts_a_second_stage(tmp_path, caplog):
     normed = tiny_config(tmp_path / "stage4", max_steps=3)
     normed = replace(normed, model=replace(normed.model, instance_norm=True))
     assert train(normed, dataset=data, resume=tmp_path / "stage1" / LAST).step == 3
+
+
+def test_resume_restores_the_dopri5_step_memories(tmp_path):
+    """A dopri5 run resumed from a checkpoint takes the same next step as the uninterrupted run:
+    the step sizes its solves carry between training steps are saved with it."""
+    data = MemoryClips(8)
+    batch = collate_clips([data[i] for i in range(2)])
+    cfg_a, cfg_b = tiny_config(tmp_path / "a"), tiny_config(tmp_path / "b")
+    cfg_a.model.solver.method = cfg_b.model.solver.method = "dopri5"
+    a = Trainer(cfg_a, data)
+    a.step(batch)
+    assert a.model.step_memories["encoder"].dt is not None
+    path = a.save(tmp_path / "one.pt")
+    assert set(load_checkpoint(path)["step_memories"]) == {"encoder", "decoder"}
+    b = Trainer(cfg_b, data)
+    b.resume(path)
+    ta, tb = a.step(batch), b.step(batch)
+    assert torch.equal(ta["loss"], tb["loss"])
