@@ -9,7 +9,7 @@ inputs -> 5 outputs, C = 3, base 32 / hidden 128 channels by default) it times:
 and prints seconds per step (the fastest of the timed steps, which is the figure least
 disturbed by other load on a shared machine), steps/s and the peak memory of the process. Every
 configuration runs in a fresh process (CPU: peak resident set size from
-``ru_maxrss``; CUDA: ``max_memory_allocated``). With ``--baseline DIR`` (a
+``VmHWM``; CUDA: ``max_memory_allocated``). With ``--baseline DIR`` (a
 ``git worktree`` of an older commit) the same configurations run from that tree in
 the same session and the speed-up ratios are printed; trees from before the public
 ``Trainer`` existed are driven through their own private step function (that is the
@@ -100,8 +100,12 @@ for _ in range(job["steps"]):
     sync()
     times.append(time.perf_counter() - t0)
 dt = min(times)  # the least disturbed step: robust to other load on a shared machine
-peak = (torch.cuda.max_memory_allocated() if device.type == "cuda"
-        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20
+def _vm_hwm():  # this process's own peak; ru_maxrss also counts the parent's at the fork
+    try:
+        return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = (torch.cuda.max_memory_allocated() if device.type == "cuda" else _vm_hwm()) / 2**20
 print("RESULT " + json.dumps({"s_per_step": dt, "peak_mib": peak, "api": api, "device": str(device)}))
 '''
 

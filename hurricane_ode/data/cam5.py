@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,8 +158,10 @@ def scan_cam5(
     time_units: str | None = None
     calendar: str | None = None
     first_attrs: dict = {}
+    raws: list[xr.Dataset] = []
     for path, given in sources:
         raw = _open_one(path) if given is None else given
+        raws.append(raw)
         layout = FileLayout(path=Path(path) if given is None else Path("."))
         ds = _standardise_coords(raw, path, layout)
         units, cal = _check_times(ds, path)
@@ -221,7 +223,17 @@ def scan_cam5(
     attrs["hurricane_ode_aliases"] = "; ".join(f"{k}<-{v}" for k, v in aliases_used.items())
     out.attrs = attrs
     layouts = [p[2] for p in parts] if not isinstance(paths, xr.Dataset) else []
+    if layouts:  # files we opened: ``out.close()`` closes them all (as open_mfdataset's does)
+        out.set_close(_closer(raws))
     return out, layouts
+
+
+def _closer(datasets: list[xr.Dataset]) -> Callable[[], None]:
+    def close() -> None:
+        for ds in datasets:
+            ds.close()
+
+    return close
 
 
 def open_cam5(

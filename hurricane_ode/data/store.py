@@ -112,7 +112,9 @@ def _open_inputs(inputs: Any) -> tuple[xr.Dataset, list[str], list]:
     else:
         ds, layouts = scan_cam5(inputs)
         files = [str(lay.path) for lay in layouts]
-    return check_variables(ds, "prepare: input"), files, layouts
+    checked = check_variables(ds, "prepare: input")
+    checked.set_close(ds.close)  # closing the checked subset closes the files scan_cam5 opened
+    return checked, files, layouts
 
 
 # --------------------------------------------------------------------------- one basin
@@ -247,6 +249,10 @@ def prepare_tiles(
             regrid = shape is not None or resolution is not None
             shapes = {n: (t.sizes["lat"], t.sizes["lon"]) if regrid else None
                       for n, t in tiles.items()}  # fmt: skip
+            if not isinstance(inputs, xr.Dataset):
+                # the reads below reopen each file: an xarray handle left open shares HDF5's file
+                # object and keeps every chunk they read (measured: ~200 MB per 0.25-degree file)
+                ds.close()
             prepare_files(store, progress_root, resolved, tiles, shapes, ds, layouts,
                            min_valid_fraction, time_chunk, sched, threads, progress)  # fmt: skip
         else:

@@ -1,4 +1,5 @@
 import logging
+import os
 
 import cftime
 import dask.array
@@ -311,3 +312,29 @@ def test_decode_warnings_condensed_to_one_line_each(tmp_path, caplog):
     assert lines, "the multiple-fill-value warnings are reported"
     assert all("\n" not in line and "multi.nc" in line for line in lines)
     assert len(lines) < 3 and any("and 2 more like it" in line for line in lines)
+
+
+def _open_handles(paths):
+    """How many of this process's file descriptors point at ``paths`` (Linux /proc)."""
+    fd_dir = "/proc/self/fd"
+    targets = {str(p.resolve()) for p in paths}
+    count = 0
+    for fd in os.listdir(fd_dir):
+        try:
+            count += os.readlink(os.path.join(fd_dir, fd)) in targets
+        except OSError:
+            continue
+    return count
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs Linux /proc")
+def test_closing_the_dataset_closes_every_file_it_opened(tmp_path):
+    """open_cam5 opens one file at a time: ``close()`` (or ``with``) must close them all, as
+    open_mfdataset's does. prepare relies on it: an xarray handle left open shares HDF5's file
+    with the direct reads and keeps every chunk they read in memory."""
+    paths = [_write(_dataset(days=(0.0, 0.125)), tmp_path / "a.nc"),
+             _write(_dataset(days=(0.25, 0.375)), tmp_path / "b.nc")]  # fmt: skip
+    with open_cam5(paths) as ds:
+        ds.load()
+        assert _open_handles(paths) == 2
+    assert _open_handles(paths) == 0

@@ -52,9 +52,10 @@ def _variant(ds: xr.Dataset, lat_descending: bool, lon_180: bool) -> xr.Dataset:
 def boxes(draw: st.DrawFn) -> Basin:
     lat_min = draw(st.floats(-90.0, 80.0, allow_nan=False))
     lat_max = draw(st.floats(lat_min + RES, 90.0, allow_nan=False))
-    lon_min = draw(st.floats(-360.0, 540.0, allow_nan=False))
-    span = draw(st.floats(RES, 360.0, allow_nan=False))
-    return get_basin((round(lat_min, 3), round(lat_max, 3), round(lon_min, 3), round(lon_min + span, 3)))
+    lon_min = round(draw(st.floats(-360.0, 540.0, allow_nan=False)), 3)
+    span = round(draw(st.floats(RES, 360.0, allow_nan=False)), 3)
+    # lon_min + span, not round(lon_min + span): rounding the sum can exceed lon_min + 360
+    return get_basin((round(lat_min, 3), round(lat_max, 3), lon_min, lon_min + span))
 
 
 WORLD = _world()
