@@ -249,10 +249,10 @@ def prepare_tiles(
             regrid = shape is not None or resolution is not None
             shapes = {n: (t.sizes["lat"], t.sizes["lon"]) if regrid else None
                       for n, t in tiles.items()}  # fmt: skip
-            if not isinstance(inputs, xr.Dataset):
-                # the reads below reopen each file: an xarray handle left open shares HDF5's file
-                # object and keeps every chunk they read (measured: ~200 MB per 0.25-degree file)
-                ds.close()
+            # (layouts: file inputs, opened by _open_inputs.) The reads below reopen each file: an
+            # xarray handle left open shares HDF5's file object and keeps every chunk they read
+            # (measured: ~200 MB per 0.25-degree file)
+            ds.close()
             prepare_files(store, progress_root, resolved, tiles, shapes, ds, layouts,
                            min_valid_fraction, time_chunk, sched, threads, progress)  # fmt: skip
         else:
