@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the data that configs/skill_model.yaml trains on (issue 13): synthetic worlds with
-# varied climates (configs/worlds/train.yaml, train_extra.yaml), a validation world, the held-out worlds
+# varied climates (configs/worlds/train.yaml, train_extra.yaml; train_eddies.yaml on a second
+# background generator), a validation world, the held-out worlds
 # (configs/worlds/heldout.yaml), and native 1-degree tiles of all six basins.
 # Everything lands under build/ (git-ignored): build/worlds/..., build/tiles/*.zarr.
 # About 5 min for the worlds and a few minutes for the tiles on 2 CPU cores; about 7 GB of disk.
@@ -9,8 +10,8 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 HO=${HO:-.venv/bin/hurricane-ode}
 mkdir -p build/worlds build/tiles
-"$PY" scripts/make_worlds.py configs/worlds/train.yaml configs/worlds/train_extra.yaml configs/worlds/heldout.yaml \
-    configs/worlds/selection.yaml --output build/worlds
+"$PY" scripts/make_worlds.py configs/worlds/train.yaml configs/worlds/train_extra.yaml configs/worlds/train_eddies.yaml \
+    configs/worlds/heldout.yaml configs/worlds/selection.yaml --output build/worlds
 # the validation world: seed 1500 (training range), kept out of training, picks best.pt
 "$PY" - <<'PY'
 import numpy as np
@@ -21,7 +22,7 @@ if not out.exists():
     make_synthetic_world(out, start="2005-08-01", days=15, resolution=1.0, seed=1500,
                          climate=Climate.sample(np.random.default_rng(1500), 1.0))
 PY
-for w in build/worlds/train/* build/worlds/train_extra/* build/worlds/heldout/* build/worlds/val/* build/worlds/selection/*; do
+for w in build/worlds/train/* build/worlds/train_extra/* build/worlds/train_eddies/* build/worlds/heldout/* build/worlds/val/* build/worlds/selection/*; do
   [ -d "$w" ] || continue
   n=$(basename "$w")
   [ -d "build/tiles/$n.zarr" ] && continue

@@ -217,7 +217,7 @@ def test_cli_synth(tmp_path, capsys):
 # --------------------------------------------------------------------------- prefix stability
 
 
-@pytest.mark.parametrize("background", ["zonal", "spectral"])
+@pytest.mark.parametrize("background", ["zonal", "spectral", "eddies"])
 def test_longer_run_only_adds_days(tmp_path, background):
     from hurricane_ode.data.synthetic import Climate
 
@@ -274,6 +274,8 @@ def test_climate_validation_and_training_range():
     assert out["subtropical_high_lat"]["by"] == pytest.approx(3.0)
     assert out["genesis_scale"]["by"] == pytest.approx(0.5)
     assert out["background"]["value"] == "spectral"
+    # the second training generator is inside the training range; the third is not
+    assert Climate(background="eddies").outside_training_range() == {}
     assert Climate.from_dict(hot.to_dict()) == hot
 
 
@@ -320,6 +322,34 @@ def test_spectral_background_is_another_generator(tmp_path):
     assert float(zonal.U850.sel(lat=slice(40, 50)).mean()) > 3
     eddy = s.PSL - s.PSL.mean("lon")
     assert 100.0 < float(eddy.sel(lat=slice(30, 60)).std()) < 2000.0
+
+
+def test_eddies_background_is_a_third_generator(tmp_path):
+    from hurricane_ode.data.synthetic import Climate
+
+    kw = dict(days=3, resolution=2.0, seed=1, progress=False)
+    worlds = {bg: _raw(make_synthetic_world(tmp_path / bg, climate=Climate(background=bg), **kw))
+              for bg in ("zonal", "spectral", "eddies")}  # fmt: skip
+    e = worlds["eddies"]
+    for other in ("zonal", "spectral"):
+        assert not np.allclose(e.PSL.values, worlds[other].PSL.values, atol=200.0), other
+    zonal = e.mean(["time", "lon"])
+    assert float(zonal.PSL.sel(lat=30)) > float(zonal.PSL.sel(lat=0)) + 800  # highs over the trough
+    assert float(zonal.PSL.sel(lat=60)) < float(zonal.PSL.sel(lat=30)) - 1500  # subpolar lows
+    assert float(zonal.U850.sel(lat=slice(40, 50)).mean()) > 3  # westerlies
+    anomaly = e.PSL - e.PSL.mean("lon")
+    assert 150.0 < float(anomaly.sel(lat=slice(30, 60)).std()) < 2000.0
+    # coherent eddies drift eastward in mid-latitudes: the anomaly 6 h later correlates best
+    # with the earlier one shifted east
+    band = anomaly.sel(lat=slice(35, 60))
+    a0, a1 = band.isel(time=8).values, band.isel(time=10).values
+    corr = [np.corrcoef(np.roll(a0, s, axis=1).ravel(), a1.ravel())[0, 1] for s in range(-3, 4)]
+    assert int(np.argmax(corr)) - 3 > 0, corr
+    # stronger wave knobs make stronger eddies
+    strong = _raw(make_synthetic_world(tmp_path / "strong", climate=Climate(
+        background="eddies", rossby_amp_scale=1.4), **kw))  # fmt: skip
+    sa = (strong.PSL - strong.PSL.mean("lon")).sel(lat=slice(30, 60)).std()
+    assert float(sa) > 1.2 * float(anomaly.sel(lat=slice(30, 60)).std())
 
 
 # --------------------------------------------------------------------------- given tracks, IBTrACS
@@ -479,3 +509,29 @@ def test_make_worlds_script(tmp_path, capsys):
     )
     assert mw.main([str(tmp_path / "bad.yaml"), "--output", str(tmp_path / "w")]) == 2
     assert "inside the training range" in capsys.readouterr().err
+
+
+def test_the_shipped_world_configs_keep_training_and_held_out_apart():
+    """Training worlds (any generator) lie inside the training range with training seeds; every
+    held-out world is outside it, and world B's generator is used by no training world."""
+    from pathlib import Path
+
+    from hurricane_ode.data.synthetic import TRAINING_BACKGROUNDS
+
+    mw = _make_worlds_module()
+    root = Path(__file__).resolve().parents[2] / "configs" / "worlds"
+    train_backgrounds = set()
+    for name in ("train.yaml", "train_extra.yaml", "train_eddies.yaml"):
+        cfg = mw.load_config(root / name)
+        lo, hi = cfg["training_seeds"]
+        for spec in cfg["worlds"]:
+            climate = mw.world_climate(spec, float(cfg.get("spread", 1.0)))
+            assert climate.outside_training_range() == {}, spec["name"]
+            assert lo <= spec["seed"] <= hi
+            train_backgrounds.add(climate.background)
+    assert train_backgrounds == set(TRAINING_BACKGROUNDS)
+    held = mw.load_config(root / "heldout.yaml")
+    for spec in held["worlds"]:
+        climate = mw.world_climate(spec, 1.0)
+        assert mw.check_heldout(held, spec["name"], spec["seed"], climate), spec["name"]
+    assert {mw.world_climate(s, 1.0).background for s in held["worlds"]} - train_backgrounds

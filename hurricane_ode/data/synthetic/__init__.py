@@ -12,7 +12,8 @@ The atmosphere is built from (see :mod:`.background`, :mod:`.storms`)
   subtropical highs (~1020 hPa near 30 deg) and subpolar lows, a weak stationary wave-2,
   travelling mid-latitude Rossby-like waves (eastward) and tropical easterly waves
   (westward); or (``Climate(background="spectral")``) another generator: an analytic zonal
-  mean plus a 2-D red-noise eddy field;
+  mean plus a 2-D red-noise eddy field; or (``"eddies"``) a third: a Gaussian-bump zonal mean
+  plus coherent highs and lows that are born, drift and decay;
 * 850 hPa winds in geostrophic balance with that pressure (Coriolis parameter bounded away
   from zero in the deep tropics), plus an equatorial easterly jet and a weak Hadley inflow;
 * tropical cyclones as Holland (1980) vortices with a broad outer low,
@@ -31,12 +32,17 @@ draws one within :data:`TRAINING_RANGES`. Worlds are seeded and prefix-stable: e
 
 from __future__ import annotations
 
-from hurricane_ode.data.synthetic.climate import BACKGROUNDS, TRAINING_RANGES, Climate
+from hurricane_ode.data.synthetic.climate import (
+    BACKGROUNDS,
+    TRAINING_BACKGROUNDS,
+    TRAINING_RANGES,
+    Climate,
+)
 from hurricane_ode.data.synthetic.storms import BASINS, STEP_HOURS
 from hurricane_ode.data.synthetic.tracks import IBTRACS_COLUMNS, TRACK_COLUMNS, read_given_tracks
 from hurricane_ode.data.synthetic.world import TRACKS_FORMATS, SyntheticWorld, make_synthetic_world
 
 __all__ = [
     "SyntheticWorld", "make_synthetic_world", "BASINS", "TRACK_COLUMNS", "Climate", "TRAINING_RANGES",
-    "BACKGROUNDS", "IBTRACS_COLUMNS", "TRACKS_FORMATS", "STEP_HOURS", "read_given_tracks",
+    "BACKGROUNDS", "TRAINING_BACKGROUNDS", "IBTRACS_COLUMNS", "TRACKS_FORMATS", "STEP_HOURS", "read_given_tracks",
 ]  # fmt: skip

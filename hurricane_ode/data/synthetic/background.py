@@ -1,13 +1,15 @@
 """Background atmosphere (no cyclones): sea-level pressure and balanced 850 hPa winds.
 
-Two generators, chosen by :attr:`Climate.background`:
+Three generators, chosen by :attr:`Climate.background`:
 
 * ``zonal``: a zonal-mean PSL through pressure nodes (equatorial trough, subtropical highs,
   subpolar lows; PCHIP), a stationary wave-2, travelling mid-latitude Rossby-like waves
   (eastward) and tropical easterly waves (westward);
 * ``spectral``: an analytic (sine-squared) zonal mean from the same trough / high knobs, plus a
   2-D red-noise eddy field (zonal wavenumbers 1-24 x meridional sine modes 1-12, amplitude
-  ``~ (k^2 + j^2)^-0.75``) whose modes travel at random phase speeds (-6..14 m/s) and breathe.
+  ``~ (k^2 + j^2)^-0.75``) whose modes travel at random phase speeds (-6..14 m/s) and breathe;
+* ``eddies``: a Gaussian-bump zonal mean plus coherent highs and lows that are born, drift and
+  decay (:mod:`.eddies`); no waves.
 
 Every field is a deterministic function of the time since ``start`` (drawn once from the
 world's ``waves`` stream), evaluated step by step, so a longer run only adds steps.
@@ -22,6 +24,7 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 
 from hurricane_ode.data.synthetic.climate import Climate
+from hurricane_ode.data.synthetic.eddies import EddyField, eddies_zonal_mean_psl
 
 EARTH_RADIUS_M = 6.371e6
 OMEGA = 7.292e-5  # s-1
@@ -136,6 +139,9 @@ class Background:
             ] * np.cos(2.0 * (lam - math.radians(200.0)))
             self._cos = {int(k): np.cos(k * lam) for k in np.unique(self.waves.k)}
             self._sin = {int(k): np.sin(k * lam) for k in np.unique(self.waves.k)}
+        elif self.kind == "eddies":
+            self.zonal = eddies_zonal_mean_psl(lat, climate)
+            self.eddies = EddyField(lat, lon, climate, seed=int(rng.integers(2**31)))
         else:
             self._init_spectral(rng)
 
@@ -177,6 +183,8 @@ class Background:
 
     def psl(self, seconds: float) -> np.ndarray:
         """Background PSL, Pa, [nlat, nlon], ``seconds`` after the start."""
+        if self.kind == "eddies":
+            return self.zonal[:, None] + self.eddies.psl(seconds)
         if self.kind != "zonal":
             return self._spectral_psl(seconds)
         w, lat = self.waves, self.lat

@@ -18,11 +18,15 @@ import numpy as np
 
 from hurricane_ode.errors import ConfigError
 
-__all__ = ["Climate", "TRAINING_RANGES", "BACKGROUNDS"]
+__all__ = ["Climate", "TRAINING_RANGES", "BACKGROUNDS", "TRAINING_BACKGROUNDS"]
 
-#: Background generators: ``zonal`` (zonal mean + stationary and travelling waves) and
-#: ``spectral`` (an analytic zonal mean + a 2-D red-noise eddy field with random phase speeds).
-BACKGROUNDS = ("zonal", "spectral")
+#: Background generators: ``zonal`` (zonal mean + stationary and travelling waves),
+#: ``spectral`` (an analytic zonal mean + a 2-D red-noise eddy field with random phase speeds) and
+#: ``eddies`` (a Gaussian-bump zonal mean + coherent drifting highs and lows).
+BACKGROUNDS = ("zonal", "spectral", "eddies")
+
+#: Generators training worlds are made with; a world on another (``spectral``) is out of range.
+TRAINING_BACKGROUNDS = ("zonal", "eddies")
 
 #: Training range of each scalar knob drawn by :meth:`Climate.sample` (``spread=1``), as
 #: ``(low, high)``. Knobs ending in ``_scale`` multiply ranges of the default climate.
@@ -66,9 +70,10 @@ class Climate:
     * ``easterly_wave_amp_scale`` (1): scales tropical easterly waves (80-150 Pa);
       ``easterly_wave_speed_ms`` (6.5): their mean westward speed (each within +-1.5 m/s).
     * ``stationary_wave_pa`` (250): stationary wave-2 amplitude at the subtropical highs.
-    * ``background``: ``"zonal"`` (the above) or ``"spectral"`` (another generator: analytic
+    * ``background``: ``"zonal"`` (the above), ``"spectral"`` (another generator: analytic
       zonal mean from the same high/trough knobs plus a 2-D red-noise eddy field whose
-      amplitude follows ``rossby_amp_scale``).
+      amplitude follows ``rossby_amp_scale``) or ``"eddies"`` (a third: Gaussian-bump zonal
+      mean plus drifting highs and lows whose amplitudes and speeds follow the wave knobs).
 
     Storms:
 
@@ -247,14 +252,16 @@ class Climate:
 
     def outside_training_range(self) -> dict[str, dict[str, float | str]]:
         """Knobs outside :data:`TRAINING_RANGES`: ``{knob: {value, low, high, by}}`` where ``by``
-        is the distance beyond the nearest bound (same units as the knob). The ``spectral``
-        background is reported as ``{"background": ...}`` with ``by`` = 1 (never trained on)."""
+        is the distance beyond the nearest bound (same units as the knob). A background not in
+        :data:`TRAINING_BACKGROUNDS` (``spectral``) is reported as ``{"background": ...}`` with
+        ``by`` = 1 (never trained on)."""
         out: dict[str, dict[str, float | str]] = {}
         for name, value in self.scalars().items():
             lo, hi = TRAINING_RANGES[name]
             if value < lo - 1e-9 or value > hi + 1e-9:
                 by = lo - value if value < lo else value - hi
                 out[name] = {"value": round(value, 4), "low": lo, "high": hi, "by": round(by, 4)}
-        if self.background != "zonal":
-            out["background"] = {"value": self.background, "low": "zonal", "high": "zonal", "by": 1}
+        if self.background not in TRAINING_BACKGROUNDS:
+            trained = "/".join(TRAINING_BACKGROUNDS)
+            out["background"] = {"value": self.background, "low": trained, "high": trained, "by": 1}
         return out
