@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "default: the standard climate",
     )  # fmt: skip
     parser.add_argument(
-        "--background", choices=("zonal", "spectral"),
+        "--background", choices=("zonal", "spectral", "eddies"),  # data.synthetic.BACKGROUNDS
         help="background generator (overrides the climate file's)",
     )  # fmt: skip
     parser.add_argument(
@@ -60,7 +60,7 @@ def load_climate(path: str | None, background: str | None = None):
     Parameters
     ----------
     path: file with a mapping of :class:`Climate` field names, or None.
-    background: ``zonal`` / ``spectral`` or None.
+    background: ``zonal`` / ``spectral`` / ``eddies`` or None.
 
     Returns
     -------

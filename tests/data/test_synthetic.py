@@ -441,6 +441,15 @@ def test_cli_synth_climate_and_tracks(tmp_path, capsys):
     assert meta["storms_on_given_tracks"] and set(_tracks_path(tmp_path / "w").storm_id) == {
         "KATRINA"
     }
+    # every generator can be asked for from the CLI
+    from hurricane_ode.data.synthetic import BACKGROUNDS
+
+    for bg in BACKGROUNDS:
+        out = tmp_path / f"bg_{bg}"
+        assert main(["synth", "--output", str(out), "--days", "0.25", "--resolution", "10",
+                     "--background", bg, "--quiet"]) == 0, bg  # fmt: skip
+        meta = __import__("json").loads((out / "world.json").read_text())
+        assert meta["climate"]["background"] == bg
     (tmp_path / "bad.yaml").write_text("jet_speed: 3\n")
     assert main(["synth", "--output", str(tmp_path / "x"), "--days", "1", "--resolution", "10",
                  "--climate", str(tmp_path / "bad.yaml"), "--quiet"]) == 2  # fmt: skip
