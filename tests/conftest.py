@@ -1,8 +1,24 @@
-"""Shared fixtures."""
+"""Shared fixtures, and the Hypothesis profile.
+
+Property tests run with a fixed seed (profile ``seeded``, the default), so a CI run is
+reproducible; ``HYPOTHESIS_PROFILE=explore pytest`` draws new examples each run to hunt for
+failures, and Hypothesis prints the failing example to turn into a regression test.
+"""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+try:  # the property tests skip themselves without Hypothesis
+    from hypothesis import settings
+except ImportError:  # pragma: no cover
+    settings = None
+if settings is not None:
+    settings.register_profile("seeded", derandomize=True)
+    settings.register_profile("explore", derandomize=False)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "seeded"))
 
 
 @pytest.fixture(scope="session")

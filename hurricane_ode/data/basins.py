@@ -76,6 +76,9 @@ class Basin:
                 f"basin '{self.name}': need -90 <= lat_min < lat_max <= 90, "
                 f"got lat_min={self.lat_min}, lat_max={self.lat_max}"
             )
+        if self.lon_min + 360.0 < self.lon_max <= self.lon_min + 360.0 + 1e-9:
+            # a whole-circle box whose ends went through float arithmetic (e.g. shifted by 360)
+            object.__setattr__(self, "lon_max", self.lon_min + 360.0)
         if not self.lon_min < self.lon_max <= self.lon_min + 360.0:
             raise InputError(
                 f"basin '{self.name}': need lon_min < lon_max <= lon_min + 360, "

@@ -97,6 +97,14 @@ def test_overlap_is_modulo_360() -> None:
     assert not Basin("a", 0, 10, 350, 370).overlaps(Basin("b", 10, 20, 0, 5))  # touching lat
 
 
+def test_whole_circle_box_survives_a_360_degree_shift() -> None:
+    # 152.844 - 360 and 512.844 - 360 are 360.00000000000006 apart in floating point
+    moved = Basin("moved", 0.0, 10.0, 152.844 - 360.0, 512.844 - 360.0)
+    assert moved.lon_span == 360.0 and moved.lon_min == 152.844 - 360.0
+    with pytest.raises(ValueError, match=r"lon_max <= lon_min \+ 360"):
+        Basin("wide", 0.0, 10.0, 0.0, 360.001)
+
+
 def test_get_basin_forms_and_errors() -> None:
     assert get_basin("natl").lon_max == 400.0
     box = get_basin("bbox:10,50,260,400")
