@@ -24,11 +24,8 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 
 from hurricane_ode.data.synthetic.climate import Climate
+from hurricane_ode.data.synthetic.constants import EARTH_RADIUS_M, OMEGA, RHO_AIR
 from hurricane_ode.data.synthetic.eddies import EddyField, eddies_zonal_mean_psl
-
-EARTH_RADIUS_M = 6.371e6
-OMEGA = 7.292e-5  # s-1
-RHO_AIR = 1.15  # kg m-3, boundary-layer air density used for geostrophic / gradient balance
 
 _NODES = np.array([-90, -75, -64, -52, -42, -30, -18, -8, 0, 8, 18, 30, 42, 52, 62, 75, 90.0])
 _HPA = np.array(

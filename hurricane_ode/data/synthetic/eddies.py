@@ -20,10 +20,10 @@ import math
 import numpy as np
 
 from hurricane_ode.data.synthetic.climate import Climate
+from hurricane_ode.data.synthetic.constants import EARTH_RADIUS_M
 
 __all__ = ["EddyField", "eddies_zonal_mean_psl"]
 
-EARTH_RADIUS_M = 6.371e6
 _WINDOW_S = 10 * 86400.0
 #: < _WINDOW_S: an eddy alive at t was born in t's window or the one before
 _MAX_LIFE_S = 8 * 86400.0

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hurricane_ode.data.synthetic.background import EARTH_RADIUS_M, OMEGA, RHO_AIR
 from hurricane_ode.data.synthetic.climate import Climate
+from hurricane_ode.data.synthetic.constants import EARTH_RADIUS_M, OMEGA, RHO_AIR
 
 STEP_HOURS = 3.0
 SPINUP_DAYS = 12.0  # storms may be born this long before ``start`` (so some are active at t=0)
