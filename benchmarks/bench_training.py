@@ -112,7 +112,9 @@ print("RESULT " + json.dumps({"s_per_step": dt, "peak_mib": peak, "api": api, "d
 
 def run_config(tree: Path, job: dict) -> dict:
     """Time one configuration in a fresh interpreter importing ``hurricane_ode`` from ``tree``."""
-    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONWARNINGS": "ignore"}
+    extra = os.environ.get("PYTHONPATH")  # keep the caller's extra packages behind the tree
+    path = str(tree) + (os.pathsep + extra if extra else "")
+    env = {**os.environ, "PYTHONPATH": path, "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run([sys.executable, "-c", _SNIPPET, json.dumps(job)], env=env, cwd=str(tree),
                           capture_output=True, text=True)  # fmt: skip
     for line in proc.stdout.splitlines():
