@@ -26,6 +26,7 @@ import json
 import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -97,57 +98,69 @@ def _bytes(directory: Path) -> int:
     return sum(p.stat().st_size for p in directory.iterdir() if p.is_file())
 
 
+def make_world(
+    cfg: dict, out: Path, spec: dict, overwrite: bool, progress: bool, label: str
+) -> dict:
+    """Generate one world of a config (or skip it when up to date); return its manifest entry."""
+    name, seed = spec["name"], int(spec["seed"])
+    climate = world_climate(spec, float(cfg.get("spread", 1.0)))
+    outside = check_heldout(cfg, name, seed, climate)
+    kw = {
+        "start": str(spec.get("start", cfg.get("start", "2005-08-01"))), "days": spec.get("days", 20),
+        "resolution": spec.get("resolution", 1.0), "seed": seed,
+        "days_per_file": spec.get("days_per_file", cfg.get("days_per_file", 5)),
+    }  # fmt: skip
+    settings = {**kw, "climate": climate.to_dict(), "compress": bool(cfg.get("compress", True)),
+                "tracks_format": cfg.get("tracks_format", "both")}  # fmt: skip
+    directory = out / name
+    label = f"{label} {cfg.get('output')}/{name}: seed {seed}, {kw['resolution']:g} deg, {kw['days']:g} d"
+    meta_path = directory / "world.json"
+    if not overwrite and meta_path.exists():
+        old = json.loads(meta_path.read_text()).get("make_worlds", {})
+        if old.get("settings") == settings:
+            print(f"{label}: up to date, skipped", flush=True)
+            return dict(old["entry"])
+    t0 = time.perf_counter()
+    world = make_synthetic_world(
+        directory, **kw, climate=climate, progress=progress, compress=settings["compress"],
+        tracks_format=settings["tracks_format"],
+    )  # fmt: skip
+    seconds = time.perf_counter() - t0
+    meta = json.loads(meta_path.read_text())
+    entry = {
+        "name": name, "directory": str(directory), "seed": seed, **kw, "background": climate.background,
+        "climate": climate.scalars(), "outside_training_range": outside, "n_storms": meta["n_storms"],
+        "files": len(world.files), "seconds": round(seconds, 1), "bytes": _bytes(directory),
+    }  # fmt: skip
+    meta["make_worlds"] = {"settings": settings, "entry": entry}
+    tmp = meta_path.with_name(f".world.json.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(meta, indent=1))
+    os.replace(tmp, meta_path)
+    extra = f"; outside training range: {sorted(outside)}" if outside else ""
+    print(
+        f"{label}: {seconds:.1f} s, {entry['bytes'] / 1e6:.0f} MB, {meta['n_storms']} storms{extra}",
+        flush=True,
+    )
+    return entry
+
+
 def make_set(
-    cfg: dict, root: Path, overwrite: bool, progress: bool, counter: list[int]
+    cfg: dict, root: Path, overwrite: bool, progress: bool, counter: list[int], jobs: int = 1
 ) -> list[dict]:
-    """Generate every world of one config; return the manifest entries."""
+    """Generate every world of one config (``jobs`` at a time); return the manifest entries."""
     out = root / cfg.get("output", "worlds")
     out.mkdir(parents=True, exist_ok=True)
-    spread = float(cfg.get("spread", 1.0))
-    entries = []
-    for spec in cfg["worlds"]:
-        counter[0] += 1
-        name, seed = spec["name"], int(spec["seed"])
-        climate = world_climate(spec, spread)
-        outside = check_heldout(cfg, name, seed, climate)
-        kw = {
-            "start": str(spec.get("start", cfg.get("start", "2005-08-01"))), "days": spec.get("days", 20),
-            "resolution": spec.get("resolution", 1.0), "seed": seed,
-            "days_per_file": spec.get("days_per_file", cfg.get("days_per_file", 5)),
-        }  # fmt: skip
-        settings = {**kw, "climate": climate.to_dict(), "compress": bool(cfg.get("compress", True)),
-                    "tracks_format": cfg.get("tracks_format", "both")}  # fmt: skip
-        directory = out / name
-        label = f"[{counter[0]}/{counter[1]}] {cfg.get('output')}/{name}: seed {seed}, {kw['resolution']:g} deg, {kw['days']:g} d"
-        meta_path = directory / "world.json"
-        if not overwrite and meta_path.exists():
-            old = json.loads(meta_path.read_text()).get("make_worlds", {})
-            if old.get("settings") == settings:
-                print(f"{label}: up to date, skipped", flush=True)
-                entries.append(old["entry"])
-                continue
-        t0 = time.perf_counter()
-        world = make_synthetic_world(
-            directory, **kw, climate=climate, progress=progress, compress=settings["compress"],
-            tracks_format=settings["tracks_format"],
-        )  # fmt: skip
-        seconds = time.perf_counter() - t0
-        meta = json.loads(meta_path.read_text())
-        entry = {
-            "name": name, "directory": str(directory), "seed": seed, **kw, "background": climate.background,
-            "climate": climate.scalars(), "outside_training_range": outside, "n_storms": meta["n_storms"],
-            "files": len(world.files), "seconds": round(seconds, 1), "bytes": _bytes(directory),
-        }  # fmt: skip
-        meta["make_worlds"] = {"settings": settings, "entry": entry}
-        tmp = meta_path.with_name(f".world.json.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(meta, indent=1))
-        os.replace(tmp, meta_path)
-        extra = f"; outside training range: {sorted(outside)}" if outside else ""
-        print(
-            f"{label}: {seconds:.1f} s, {entry['bytes'] / 1e6:.0f} MB, {meta['n_storms']} storms{extra}",
-            flush=True,
-        )
-        entries.append(entry)
+    for spec in cfg["worlds"]:  # refuse a bad held-out world before generating any
+        check_heldout(cfg, spec["name"], int(spec["seed"]), world_climate(spec, float(cfg.get("spread", 1.0))))
+    labels = [f"[{counter[0] + i + 1}/{counter[1]}]" for i in range(len(cfg["worlds"]))]
+    counter[0] += len(cfg["worlds"])
+    args = [(cfg, out, spec, overwrite, progress, label) for spec, label in zip(cfg["worlds"], labels)]
+    if jobs > 1 and len(args) > 1:
+        # worlds are seeded by their own specs, so the pool's order changes nothing in them
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            entries = list(pool.map(make_world, *zip(*args)))
+    else:
+        entries = [make_world(*a) for a in args]
     manifest = {"config": cfg, "worlds": entries}
     tmp = out / f".manifest.json.tmp{os.getpid()}"
     tmp.write_text(json.dumps(manifest, indent=1))
@@ -164,7 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--progress", action="store_true", help="a progress bar per world")
     parser.add_argument("--dry-run", action="store_true", help="print the worlds and climates only")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="worlds generated at once, one process each (default 1)"
+    )
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
     try:
         cfgs = [load_config(p) for p in args.configs]
         if args.dry_run:
@@ -177,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         counter = [0, sum(len(c["worlds"]) for c in cfgs)]
         t0 = time.perf_counter()
         for cfg in cfgs:
-            make_set(cfg, args.output, args.overwrite, args.progress, counter)
+            make_set(cfg, args.output, args.overwrite, args.progress, counter, args.jobs)
         print(
             f"done: {counter[1]} world(s) in {time.perf_counter() - t0:.0f} s under {args.output}"
         )

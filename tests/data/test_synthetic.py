@@ -465,11 +465,13 @@ def _tracks_path(directory):
 
 def _make_worlds_module():
     import importlib.util
+    import sys
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[2] / "scripts" / "make_worlds.py"
     spec = importlib.util.spec_from_file_location("make_worlds", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules["make_worlds"] = module  # so a process pool (--jobs) can pickle its functions
     spec.loader.exec_module(module)
     return module
 
@@ -518,6 +520,38 @@ def test_make_worlds_script(tmp_path, capsys):
     )
     assert mw.main([str(tmp_path / "bad.yaml"), "--output", str(tmp_path / "w")]) == 2
     assert "inside the training range" in capsys.readouterr().err
+
+
+def test_make_worlds_jobs_make_the_same_worlds(tmp_path):
+    """``--jobs 2`` (a process pool) writes the same worlds, in the same manifest order."""
+    import json
+
+    import xarray as xr
+
+    mw = _make_worlds_module()
+    (tmp_path / "train.yaml").write_text(
+        "output: train\nworlds:\n"
+        "  - {name: a, seed: 1000, days: 1, resolution: 10.0, climate: sample}\n"
+        "  - {name: b, seed: 1001, days: 1, resolution: 10.0, climate: {sample: true, background: eddies}}\n"
+        "  - {name: c, seed: 1002, days: 1, resolution: 10.0, climate: default}\n"
+    )
+    for jobs, out in ((1, "serial"), (2, "pool")):
+        assert mw.main([str(tmp_path / "train.yaml"), "--output", str(tmp_path / out), "--jobs", str(jobs)]) == 0
+    manifests = [json.loads((tmp_path / o / "train" / "manifest.json").read_text())["worlds"] for o in ("serial", "pool")]
+    assert [w["name"] for w in manifests[1]] == ["a", "b", "c"]
+    for one, other in zip(*manifests):
+        assert (one["climate"], one["n_storms"]) == (other["climate"], other["n_storms"])
+        name = one["name"]
+        files = sorted((tmp_path / "serial" / "train" / name).glob("*.nc"))
+        assert files
+        for f in files:
+            with xr.open_dataset(f) as x, xr.open_dataset(tmp_path / "pool" / "train" / name / f.name) as y:
+                xr.testing.assert_identical(x[["U850", "V850", "PSL"]], y[["U850", "V850", "PSL"]])
+        assert (tmp_path / "serial" / "train" / name / "tracks.csv").read_text() == (
+            tmp_path / "pool" / "train" / name / "tracks.csv"
+        ).read_text()
+    with pytest.raises(SystemExit):
+        mw.main([str(tmp_path / "train.yaml"), "--output", str(tmp_path / "x"), "--jobs", "0"])
 
 
 def test_the_shipped_world_configs_keep_training_and_held_out_apart():
