@@ -1,0 +1,37 @@
+"""Rank candidate checkpoints on the selection and validation worlds by a rule fixed in advance.
+
+    python scripts/select_checkpoint.py sel.json val.json [--rule lead_balanced] [--baseline advection_lk]
+
+Each JSON is one world's ``scripts/validate_checkpoints.py --json`` output; every row that is not a
+baseline is a candidate. Prints each candidate's score under every rule and names the winner under
+``--rule`` (see :mod:`hurricane_ode.evaluation.selection`). Never give it a held-out test world.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from hurricane_ode.evaluation.selection import RULES, rank_candidates
+
+BASELINES = ("advection_lk", "advection", "persistence")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("scores", nargs="+", type=Path, help="validate_checkpoints.py --json files, one per world")
+    p.add_argument("--rule", default="lead_balanced", choices=sorted(RULES))
+    args = p.parse_args()
+    worlds = [json.loads(f.read_text())["rows"] for f in args.scores]
+    names = [n for n in worlds[0] if n not in BASELINES and all(n in w for w in worlds)]
+    table = {rule: dict(rank_candidates(worlds, names, rule)) for rule in RULES}
+    order = [c for c, _ in rank_candidates(worlds, names, args.rule)]
+    print("| candidate | " + " | ".join(RULES) + " |\n|---|" + "---|" * len(RULES))
+    for c in order:
+        print(f"| {c} | " + " | ".join(f"{table[r][c]:.4f}" for r in RULES) + " |")
+    print(f"\nchosen by {args.rule}: {order[0]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Checkpoint selection rules: lead-balanced against the baseline, all-lead NMSE, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from hurricane_ode.errors import InputError
+from hurricane_ode.evaluation.selection import (
+    LEADS_H,
+    all_leads_score,
+    lead_balanced_score,
+    rank_candidates,
+)
+
+
+def row(nmse_by_lead: list[float]) -> dict[str, float]:
+    out = {f"nmse_{lead:g}h": v for lead, v in zip(LEADS_H, nmse_by_lead)}
+    out["nmse"] = sum(nmse_by_lead) / len(nmse_by_lead)
+    return out
+
+
+BASE = row([0.01, 0.03, 0.1, 0.3, 0.45, 0.55])
+# "long" wins at long leads and loses at short ones; "even" is 5 % ahead at every lead
+LONG = row([0.012, 0.035, 0.1, 0.27, 0.40, 0.48])
+EVEN = row([0.0095, 0.0285, 0.095, 0.285, 0.4275, 0.5225])
+
+
+def test_lead_balanced_counts_every_lead_alike_where_all_leads_follows_the_long_ones():
+    worlds = [{"advection_lk": BASE, "long": LONG, "even": EVEN}] * 2
+    assert lead_balanced_score(worlds, "even") == pytest.approx(0.95)
+    assert lead_balanced_score(worlds, "advection_lk") == pytest.approx(1.0)
+    assert [c for c, _ in rank_candidates(worlds, ["long", "even"], "lead_balanced")] == [
+        "even",
+        "long",
+    ]
+    assert [c for c, _ in rank_candidates(worlds, ["long", "even"], "all_leads")] == [
+        "long",
+        "even",
+    ]
+    assert all_leads_score(worlds, "long") == pytest.approx(LONG["nmse"])
+
+
+def test_scores_average_over_worlds():
+    a = {"advection_lk": BASE, "m": row([v * 0.9 for v in BASE.values()][:6])}
+    b = {"advection_lk": BASE, "m": row([v * 1.1 for v in BASE.values()][:6])}
+    assert lead_balanced_score([a, b], "m") == pytest.approx(1.0)
+
+
+def test_missing_rows_leads_and_rules_are_named():
+    worlds = [{"advection_lk": BASE, "m": {"nmse": 0.1, "nmse_3h": 0.01}}]
+    with pytest.raises(InputError, match="nmse_6h.*--report-leads 3 6 12 24 36 48"):
+        lead_balanced_score(worlds, "m")
+    with pytest.raises(InputError, match="no scores for 'x'"):
+        lead_balanced_score(worlds, "x")
+    with pytest.raises(InputError, match="rule must be one of"):
+        rank_candidates(worlds, ["m"], "best_looking")
