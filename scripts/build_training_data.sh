@@ -12,7 +12,7 @@ PY=${PY:-.venv/bin/python}
 HO=${HO:-.venv/bin/hurricane-ode}
 JOBS=${JOBS:-1}
 mkdir -p build/worlds build/tiles
-"$PY" scripts/make_worlds.py configs/worlds/train.yaml configs/worlds/train_extra.yaml configs/worlds/train_eddies.yaml \
+"$PY" scripts/make_worlds.py configs/worlds/train.yaml configs/worlds/train_extra.yaml configs/worlds/train_eddies.yaml configs/worlds/train_gen4.yaml \
     configs/worlds/heldout.yaml configs/worlds/selection.yaml --output build/worlds --jobs "$JOBS"
 # the validation world: seed 1500 (training range), kept out of training, picks best.pt
 "$PY" - <<'PY'
@@ -34,7 +34,7 @@ tile() {  # one world's history files -> build/tiles/<world>.zarr (six basins, 1
 }
 export -f tile
 export HO
-for w in build/worlds/train/* build/worlds/train_extra/* build/worlds/train_eddies/* build/worlds/heldout/* build/worlds/val/* build/worlds/selection/*; do
+for w in build/worlds/train/* build/worlds/train_extra/* build/worlds/train_eddies/* build/worlds/train_gen4/* build/worlds/heldout/* build/worlds/val/* build/worlds/selection/*; do
   if [ -d "$w" ]; then printf '%s\0' "$w"; fi
 done | xargs -0 -n 1 -P "$JOBS" bash -c 'tile "$1"' _
 echo "build_training_data: done"

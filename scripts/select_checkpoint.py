@@ -2,8 +2,9 @@
 
     python scripts/select_checkpoint.py sel.json val.json [--rule lead_balanced] [--baseline advection_lk]
 
-Each JSON is one world's ``scripts/validate_checkpoints.py --json`` output; every row that is not a
-baseline is a candidate. Prints each candidate's score under every rule and names the winner under
+Each JSON is a ``scripts/validate_checkpoints.py --json`` output; files of the same world are merged
+(so candidates scored in several runs can be compared). Every row that is not a baseline and was
+scored on every world is a candidate. Prints each candidate's score under every rule and names the winner under
 ``--rule`` (see :mod:`hurricane_ode.evaluation.selection`). Never give it a held-out test world.
 """
 
@@ -23,7 +24,12 @@ def main() -> None:
     p.add_argument("scores", nargs="+", type=Path, help="validate_checkpoints.py --json files, one per world")
     p.add_argument("--rule", default="lead_balanced", choices=sorted(RULES))
     args = p.parse_args()
-    worlds = [json.loads(f.read_text())["rows"] for f in args.scores]
+    by_world: dict[str, dict] = {}
+    for f in args.scores:
+        record = json.loads(f.read_text())
+        by_world.setdefault(record["world"], {}).update(record["rows"])
+    worlds = list(by_world.values())
+    print(f"{len(worlds)} world(s): {', '.join(by_world)}")
     names = [n for n in worlds[0] if n not in BASELINES and all(n in w for w in worlds)]
     table = {rule: dict(rank_candidates(worlds, names, rule)) for rule in RULES}
     order = [c for c, _ in rank_candidates(worlds, names, args.rule)]

@@ -564,8 +564,12 @@ def test_the_shipped_world_configs_keep_training_and_held_out_apart():
     mw = _make_worlds_module()
     root = Path(__file__).resolve().parents[2] / "configs" / "worlds"
     train_backgrounds = set()
-    for name in ("train.yaml", "train_extra.yaml", "train_eddies.yaml"):
+    names = sorted(p.name for p in root.glob("train*.yaml"))
+    assert {"train.yaml", "train_extra.yaml", "train_eddies.yaml", "train_gen4.yaml"} <= set(names)
+    seeds: list[int] = []
+    for name in names:
         cfg = mw.load_config(root / name)
+        seeds += [int(spec["seed"]) for spec in cfg["worlds"]]
         lo, hi = cfg["training_seeds"]
         for spec in cfg["worlds"]:
             climate = mw.world_climate(spec, float(cfg.get("spread", 1.0)))
@@ -573,6 +577,7 @@ def test_the_shipped_world_configs_keep_training_and_held_out_apart():
             assert lo <= spec["seed"] <= hi
             train_backgrounds.add(climate.background)
     assert train_backgrounds == set(TRAINING_BACKGROUNDS)
+    assert len(seeds) == len(set(seeds)), "two training worlds share a seed"
     held = mw.load_config(root / "heldout.yaml")
     for spec in held["worlds"]:
         climate = mw.world_climate(spec, 1.0)
