@@ -1,11 +1,12 @@
 """Rank candidate checkpoints on the selection and validation worlds by a rule fixed in advance.
 
-    python scripts/select_checkpoint.py sel.json val.json [--rule lead_balanced] [--baseline advection_lk]
+    python scripts/select_checkpoint.py sel.json val.json [--rule lead_balanced]
 
 Each JSON is a ``scripts/validate_checkpoints.py --json`` output; files of the same world are merged
-(so candidates scored in several runs can be compared). Every row that is not a baseline and was
-scored on every world is a candidate. Prints each candidate's score under every rule and names the winner under
-``--rule`` (see :mod:`hurricane_ode.evaluation.selection`). Never give it a held-out test world.
+(so candidates scored in several runs can be compared). Every checkpoint row scored on every world
+is a candidate; rows named after a registered model (the baselines) are not. Prints each
+candidate's score under every rule and names the winner under ``--rule`` (see
+:mod:`hurricane_ode.evaluation.selection`). Never give it a held-out test world.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ import json
 from pathlib import Path
 
 from hurricane_ode.evaluation.selection import RULES, rank_candidates
-
-BASELINES = ("advection_lk", "advection", "persistence")
+from hurricane_ode.models.base import available_models
 
 
 def main() -> None:
@@ -30,9 +30,10 @@ def main() -> None:
         by_world.setdefault(record["world"], {}).update(record["rows"])
     worlds = list(by_world.values())
     print(f"{len(worlds)} world(s): {', '.join(by_world)}")
-    names = [n for n in worlds[0] if n not in BASELINES and all(n in w for w in worlds)]
+    models = set(available_models())
+    names = [n for n in worlds[0] if n not in models and all(n in w for w in worlds)]
     table = {rule: dict(rank_candidates(worlds, names, rule)) for rule in RULES}
-    order = [c for c, _ in rank_candidates(worlds, names, args.rule)]
+    order = list(table[args.rule])  # best first
     print("| candidate | " + " | ".join(RULES) + " |\n|---|" + "---|" * len(RULES))
     for c in order:
         print(f"| {c} | " + " | ".join(f"{table[r][c]:.4f}" for r in RULES) + " |")

@@ -27,6 +27,15 @@ COLUMNS = ("nmse", "nmse_3h", "nmse_24h", "nmse_48h", "psl_rmse_24h", "pod_24h",
            "track_error_km_24h")
 
 
+def _is_scores_record(path: Path) -> bool:
+    """True if ``path`` holds a ``--json`` record (so re-running may replace it)."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and {"world", "basin", "rows"} <= set(record)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("world", type=Path, help="world folder with CAM5 files and tracks.csv")
@@ -38,6 +47,8 @@ def main() -> None:
                    help="leads (h) scored separately (default 3 6 12 24 36 48)")
     p.add_argument("--json", type=Path, default=None, help="write {row: {score: value}} here")
     args = p.parse_args()
+    if args.json is not None and args.json.exists() and not _is_scores_record(args.json):
+        p.error(f"--json {args.json}: exists and is not a scores file this script wrote; not replacing it")
     files = sorted(str(f) for f in args.world.glob("*.nc"))
     rows = {}
     first = None
