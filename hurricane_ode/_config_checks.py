@@ -52,14 +52,16 @@ def validate_config(config: Config) -> Config:
     _require(sv.step_size is None or sv.step_size > 0, "model.solver.step_size", "> 0 or null", sv.step_size)
     _require(sv.rtol > 0, "model.solver.rtol", "> 0", sv.rtol)
     _require(sv.atol > 0, "model.solver.atol", "> 0", sv.atol)
-    for key in ("lambda_diff", "lambda_img", "lambda_seq", "lambda_grad", "lambda_intensity", "lambda_storm", "lambda_mask"):
+    for key in ("lambda_diff", "lambda_img", "lambda_seq", "lambda_grad", "lambda_intensity", "lambda_storm", "lambda_mask",
+                "lambda_storm_mask"):
         _require(getattr(lo, key) >= 0, f"loss.{key}", ">= 0", getattr(lo, key))
+    for key in ("lambda_storm", "lambda_storm_mask"):
+        _require(
+            getattr(lo, key) == 0 or d.storm_sigma_km > 0, "data.storm_sigma_km",
+            f"> 0 when loss.{key} > 0 (the term needs storm-proximity maps)", d.storm_sigma_km,
+        )  # fmt: skip
     _require(lo.lead_weighting in ("none", "persistence"), "loss.lead_weighting", "'none' or 'persistence'", lo.lead_weighting)
     _require(d.storm_sigma_km >= 0, "data.storm_sigma_km", ">= 0 km", d.storm_sigma_km)
-    _require(
-        lo.lambda_storm == 0 or d.storm_sigma_km > 0, "data.storm_sigma_km",
-        "> 0 when loss.lambda_storm > 0 (the storm loss needs storm-proximity maps)", d.storm_sigma_km,
-    )  # fmt: skip
     _require(0 < d.train_fraction <= 1, "data.train_fraction", "in (0, 1]", d.train_fraction)
     _require(d.clips_per_epoch >= 1, "data.clips_per_epoch", ">= 1", d.clips_per_epoch)
     _require(d.num_workers >= 0, "data.num_workers", ">= 0", d.num_workers)

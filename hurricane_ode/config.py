@@ -17,11 +17,9 @@ from hurricane_ode._config_checks import validate_config
 from hurricane_ode._yaml import build_dataclass, read_yaml
 from hurricane_ode.errors import ConfigError
 
-__all__ = [
-    "DataConfig", "SamplingConfig", "ModelConfig", "SolverConfig", "LossConfig", "TrainConfig",
-    "Config", "load_config", "config_from_dict", "config_to_dict", "validate_config",
-    "RUNTIME_KEYS", "runtime_free_differences",
-]  # fmt: skip
+__all__ = ["DataConfig", "SamplingConfig", "ModelConfig", "SolverConfig", "LossConfig", "TrainConfig", "Config",
+           "load_config", "config_from_dict", "config_to_dict", "validate_config", "RUNTIME_KEYS",
+           "runtime_free_differences"]  # fmt: skip
 
 #: config keys that only affect how a run is executed or logged, not what it learns: they may
 #: differ between a run and its resume, and between a cached model and a request for it
@@ -231,19 +229,20 @@ class LossConfig:
     lambda_seq: float = 0.003
     """Weight of the sequence-discriminator LS-GAN loss (Eq. 4); used when ``model.adversarial``."""
     lambda_grad: float = 0.0
-    """Weight of the image-gradient L1 term (ours, Mathieu et al. 2016's gradient difference loss;
-    the paper has none, 0): penalises forecasts whose spatial gradients are weaker than the
-    truth's, i.e. a vortex filled by blurring."""
+    """Weight of the image-gradient L1 term (ours, Mathieu et al. 2016; paper: none, 0): penalises
+    spatial gradients weaker than the truth's, i.e. a vortex filled by blurring."""
     lambda_intensity: float = 0.0
     """Weight of the intensity term (ours; paper: none, 0): L1 between the spatial minimum of the
     forecast and of the true frame in channel ``intensity_channel`` (PSL: the deepest low)."""
     lambda_storm: float = 0.0
-    """Weight of the storm-region L1 (ours; paper: none, 0): ``|X_hat - X|`` averaged with the
-    clips' storm-proximity weights (``data.storm_sigma_km``), so the vortex, a few percent of the
-    pixels, counts as much as the rest of the frame; rewards keeping it deep and in place."""
+    """Weight of the storm-region L1 (ours; paper: none, 0): ``|X_hat - X|`` averaged with the clips'
+    storm-proximity weights (``data.storm_sigma_km``), so the vortex counts as much as the frame."""
     lambda_mask: float = 0.0
     """Weight of the mask prior (ours; paper: none, 0): mean of ``1 - M`` over valid targets, a pull
     towards the warped frame (M = 1) and away from Eq. 2's other path, where vortices get smoothed."""
+    lambda_storm_mask: float = 0.0
+    """Weight of the storm mask prior (ours; paper: none, 0): ``lambda_mask``'s ``1 - M`` weighted by
+    storm proximity (``data.storm_sigma_km``): storms moved by the warp, the rest left free."""
     intensity_channel: int = 2
     """Channel whose minimum the intensity term compares (2 = PSL for U850, V850, PSL)."""
     lead_weighting: str = "none"

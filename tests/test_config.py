@@ -49,6 +49,8 @@ def test_wrong_type_is_refused():
         ({"data": {"sampling": {"sampling_rate": 0.0}}}, "data.sampling.sampling_rate"),
         ({"data": {"train_fraction": 1.5}}, "data.train_fraction"),
         ({"loss": {"lambda_img": -1.0}}, "loss.lambda_img"),
+        ({"loss": {"lambda_storm_mask": 0.1}}, "data.storm_sigma_km"),  # the term needs storm maps
+        ({"loss": {"lambda_storm": 0.1}}, "data.storm_sigma_km"),
     ],
 )
 def test_out_of_range_values_name_the_key(values, key):

@@ -327,3 +327,30 @@ def test_mask_loss_pulls_towards_the_warped_frame():
     assert float(total1 - total0) == pytest.approx(2 / k, rel=1e-5) and "mask" in terms
     with pytest.raises(ValueError, match="lambda_mask"):
         generator_loss(ModelOutput(frames=batch.targets.clone()), batch, LossConfig(lambda_mask=1.0))
+
+
+def test_storm_mask_loss_pulls_the_mask_up_near_storms_only():
+    from dataclasses import replace
+
+    from hurricane_ode.training.losses import storm_mask_loss
+
+    batch = make_batch()
+    b, k, c, h, w = batch.targets.shape
+    weights = torch.zeros(b, k, h, w)
+    weights[..., :2, :2] = 1.0  # a "storm" in the top-left corner of every target
+    stormy = replace(batch, target_weights=weights)
+    mask = torch.ones(b, k, 1, h, w)
+    mask[..., 3:, 3:] = 0.0  # the other path away from the storm: free
+    out = ModelOutput(frames=batch.targets.clone(), mask=mask)
+    assert float(storm_mask_loss(out, stormy)) == 0
+    mask[..., :2, :2] = 0.25  # on the storm: 1 - M, the weighted mean
+    assert float(storm_mask_loss(out, stormy)) == pytest.approx(0.75, rel=1e-6)
+    missing = replace(stormy, target_mask=torch.zeros_like(batch.target_mask))
+    assert float(storm_mask_loss(out, missing)) == 0  # missing targets never count
+    total0, _ = generator_loss(out, stormy, LossConfig())
+    total1, terms = generator_loss(out, stormy, LossConfig(lambda_storm_mask=2.0))
+    assert float(total1 - total0) == pytest.approx(1.5, rel=1e-5) and "storm_mask" in terms
+    with pytest.raises(ValueError, match="storm_sigma_km"):
+        generator_loss(out, batch, LossConfig(lambda_storm_mask=1.0))
+    with pytest.raises(ValueError, match="lambda_storm_mask"):
+        generator_loss(ModelOutput(frames=batch.targets.clone()), stormy, LossConfig(lambda_storm_mask=1.0))
