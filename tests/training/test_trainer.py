@@ -321,3 +321,37 @@ def test_bf16_autocast_path_runs_on_cpu(tmp_path):
         result.metrics
     )
     assert all(p.dtype == torch.float32 for p in result.model.parameters())
+
+
+class StormClips(MemoryClips):
+    """MemoryClips whose targets carry storm proximity: 1 within 3 pixels of the blob's peak."""
+
+    def __getitem__(self, i: int) -> Clip:
+        from dataclasses import replace
+
+        clip = super().__getitem__(i)
+        peak = clip.targets[:, 0].flatten(1).argmax(1)
+        axis = torch.arange(SIZE, dtype=torch.float32)
+        yy, xx = torch.meshgrid(axis, axis, indexing="ij")
+        cy, cx = (peak // SIZE).float(), (peak % SIZE).float()
+        near = ((yy - cy[:, None, None]) ** 2 + (xx - cx[:, None, None]) ** 2) <= 9.0
+        return replace(clip, target_weights=near.float())
+
+
+def test_storm_mask_prior_raises_the_mask_near_storms_in_training(tmp_path):
+    data = StormClips(4, vary_by_epoch=False)
+    means = {}
+    for weight in (0.0, 1.0):
+        cfg = tiny_config(tmp_path / str(weight), max_steps=30, lr=1e-2, batch_size=4)
+        cfg.model.adversarial = False
+        cfg.data.storm_sigma_km, cfg.loss.lambda_storm_mask = 100.0, weight
+        model = train(cfg, dataset=data).model
+        clip = data[0]
+        with torch.no_grad():
+            out = model(clip.inputs[None], clip.input_times[None], clip.target_times[None])
+        w = clip.target_weights
+        means[weight] = float((out.mask[0, :, 0] * w).sum() / w.sum())
+        if weight:
+            assert "storm_mask" in read_metrics(tmp_path / str(weight) / "metrics.csv")[-1]
+    print(f"mask near the storm: {means}")
+    assert 1 - means[1.0] < 0.25 * (1 - means[0.0])  # the other path's share near the storm, cut 4x
