@@ -30,6 +30,8 @@ def mask_by_lead(
     lead_times: str | Sequence,
     input_offsets: str | Sequence | None = None,
     *,
+    tracks: Any = None,
+    radius_km: float = 300.0,
     batch_size: int = 8,
 ) -> xr.Dataset:
     """Hindcast with ``forecaster`` and summarise its composition mask by lead.
@@ -41,6 +43,10 @@ def mask_by_lead(
         model outputs a mask (Vid-ODE with ``use_mask``).
     inputs, basin, init_times, lead_times, input_offsets, batch_size
         As :func:`hurricane_ode.forecasting.hindcast`.
+    tracks, radius_km
+        Best tracks (anything :func:`~hurricane_ode.verification.besttrack.read_tracks` reads):
+        adds ``mask_near_storms``, the mean of M within ``radius_km`` of a fix at the valid time
+        (NaN at leads with no fix in the basin).
 
     Returns
     -------
@@ -65,11 +71,37 @@ def mask_by_lead(
     leads_h = np.asarray(hc["forecast_period"].values, dtype=float)
     if m.shape[1] != leads_h.size:
         raise RuntimeError(f"mask_by_lead: {m.shape[1]} masks per forecast for {leads_h.size} leads")
+    out = {
+        "mask_mean": ("lead_time", m.mean(dim=(0, 2, 3, 4)).numpy()),
+        "decoder_share": ("lead_time", (m < 0.5).float().mean(dim=(0, 2, 3, 4)).numpy()),
+    }
+    if tracks is not None:
+        out["mask_near_storms"] = ("lead_time", _near_storms(m[:, :, 0].numpy(), hc, tracks, radius_km))
     return xr.Dataset(
-        {
-            "mask_mean": ("lead_time", m.mean(dim=(0, 2, 3, 4)).numpy()),
-            "decoder_share": ("lead_time", (m < 0.5).float().mean(dim=(0, 2, 3, 4)).numpy()),
-        },
+        out,
         coords={"lead_time": ("lead_time", leads_h, {"units": "hours"})},
         attrs={"checkpoint": forecaster.source, "basin": str(basin), "n_forecasts": int(m.shape[0])},
     )
+
+
+def _near_storms(m: np.ndarray, hc: xr.Dataset, tracks: Any, radius_km: float) -> np.ndarray:
+    """Mean of ``m`` ``[N, K, H, W]`` within ``radius_km`` of a best-track fix at each valid time, by lead."""
+    from hurricane_ode.verification.besttrack import read_tracks
+    from hurricane_ode.verification.geometry import great_circle_km
+
+    fixes = read_tracks(tracks).groupby("time")[["lat", "lon"]]
+    by_time = {t: g.to_numpy(dtype=float) for t, g in fixes}
+    lat2d, lon2d = np.meshgrid(hc["lat"].values, hc["lon"].values, indexing="ij")
+    valid = hc["valid_time"].values  # [N, K] cftime
+    total, count = np.zeros(m.shape[1]), np.zeros(m.shape[1])
+    for n in range(m.shape[0]):
+        for k in range(m.shape[1]):
+            pts = by_time.get(valid[n, k].strftime("%Y-%m-%dT%H:%M:%S"))
+            if pts is None:
+                continue
+            dist = np.min([great_circle_km(lat2d, lon2d, la, lo) for la, lo in pts], axis=0)
+            near = dist <= radius_km
+            total[k] += m[n, k][near].sum()
+            count[k] += near.sum()
+    with np.errstate(invalid="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
