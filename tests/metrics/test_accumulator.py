@@ -59,8 +59,10 @@ def test_merge_of_halves_equals_whole():
     merged = a.merge(b).compute()
     ref = whole.compute()
     assert merged.keys() == ref.keys()
-    for key in ("mse", "psnr", "ssim", "lpips"):
+    for key in ("mse", "psnr", "ssim"):
         assert merged[key] == pytest.approx(ref[key], rel=1e-12)
+    # LPIPS runs a float32 conv net whose sums depend on the batch split (and thread count)
+    assert merged["lpips"] == pytest.approx(ref["lpips"], rel=1e-6)
     assert merged["count"] == ref["count"] == [6, 6, 6]
     # the DDP path: summed state dicts load back to the same result
     a2, b2 = MetricAccumulator(6.0), MetricAccumulator(6.0)
