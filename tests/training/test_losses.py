@@ -258,16 +258,21 @@ def test_intensity_loss_is_the_error_of_the_deepest_minimum():
         intensity_loss(ModelOutput(frames=filled), batch, 5)
 
 
-def test_storm_loss_weighs_the_error_near_storms_only():
+def stormy_batch():
+    """``(batch, the same with a "storm" in the top-left 2 x 2 corner of every target)``."""
     from dataclasses import replace
-
-    from hurricane_ode.training.losses import storm_loss
 
     batch = make_batch()
     b, k, c, h, w = batch.targets.shape
     weights = torch.zeros(b, k, h, w)
-    weights[..., :2, :2] = 1.0  # a "storm" in the top-left corner of every target
-    stormy = replace(batch, target_weights=weights)
+    weights[..., :2, :2] = 1.0
+    return batch, replace(batch, target_weights=weights)
+
+
+def test_storm_loss_weighs_the_error_near_storms_only():
+    from hurricane_ode.training.losses import storm_loss
+
+    batch, stormy = stormy_batch()
     far = batch.targets.clone()
     far[..., 3:, 3:] += 4.0  # an error away from the storm: free
     assert float(storm_loss(ModelOutput(frames=far), stormy)) == 0
@@ -334,11 +339,8 @@ def test_storm_mask_loss_pulls_the_mask_up_near_storms_only():
 
     from hurricane_ode.training.losses import storm_mask_loss
 
-    batch = make_batch()
+    batch, stormy = stormy_batch()
     b, k, c, h, w = batch.targets.shape
-    weights = torch.zeros(b, k, h, w)
-    weights[..., :2, :2] = 1.0  # a "storm" in the top-left corner of every target
-    stormy = replace(batch, target_weights=weights)
     mask = torch.ones(b, k, 1, h, w)
     mask[..., 3:, 3:] = 0.0  # the other path away from the storm: free
     out = ModelOutput(frames=batch.targets.clone(), mask=mask)
