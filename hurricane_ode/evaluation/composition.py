@@ -86,22 +86,12 @@ def mask_by_lead(
 
 def _near_storms(m: np.ndarray, hc: xr.Dataset, tracks: Any, radius_km: float) -> np.ndarray:
     """Mean of ``m`` ``[N, K, H, W]`` within ``radius_km`` of a best-track fix at each valid time, by lead."""
-    from hurricane_ode.verification.besttrack import read_tracks
-    from hurricane_ode.verification.geometry import great_circle_km
+    from hurricane_ode.timeutil import time_key
+    from hurricane_ode.verification.scores import near_storm_mask
 
-    fixes = read_tracks(tracks).groupby("time")[["lat", "lon"]]
-    by_time = {t: g.to_numpy(dtype=float) for t, g in fixes}
-    lat2d, lon2d = np.meshgrid(hc["lat"].values, hc["lon"].values, indexing="ij")
-    valid = hc["valid_time"].values  # [N, K] cftime
-    total, count = np.zeros(m.shape[1]), np.zeros(m.shape[1])
-    for n in range(m.shape[0]):
-        for k in range(m.shape[1]):
-            pts = by_time.get(valid[n, k].strftime("%Y-%m-%dT%H:%M:%S"))
-            if pts is None:
-                continue
-            dist = np.min([great_circle_km(lat2d, lon2d, la, lo) for la, lo in pts], axis=0)
-            near = dist <= radius_km
-            total[k] += m[n, k][near].sum()
-            count[k] += near.sum()
+    keys = np.vectorize(time_key, otypes=[object])(hc["valid_time"].values)  # [N, K]
+    near = near_storm_mask(tracks, keys, hc["lat"].values, hc["lon"].values, radius_km)
+    count = near.sum(axis=(0, 2, 3))
+    total = np.where(near, m, 0.0).sum(axis=(0, 2, 3))
     with np.errstate(invalid="ignore"):
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)

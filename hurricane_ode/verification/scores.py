@@ -38,7 +38,7 @@ from hurricane_ode.errors import InputError
 from hurricane_ode.outputs import atomic_file
 from hurricane_ode.verification.trackscore import DEFAULT_MATCH_KM
 
-__all__ = ["score", "write_scores", "find_tracks_beside"]
+__all__ = ["score", "write_scores", "find_tracks_beside", "near_storm_mask"]
 
 _ZRANGE = 6.0  # z-score data range used for PSNR / SSIM (+-3 sigma), as in hurricane_ode.metrics
 
@@ -99,8 +99,11 @@ def _region_crop(hc: xr.Dataset, region: Any) -> tuple[slice, slice]:
     return slice(ii[0], ii[-1] + 1), slice(jj[0], jj[-1] + 1)
 
 
-def _storm_mask(tracks: Any, valid_keys: np.ndarray, lat: np.ndarray, lon: np.ndarray, radius_km: float) -> np.ndarray:
-    """[N, K, H, W] True within ``radius_km`` of any best-track fix at the valid time."""
+def near_storm_mask(tracks: Any, valid_keys: np.ndarray, lat: np.ndarray, lon: np.ndarray, radius_km: float) -> np.ndarray:
+    """``[N, K, H, W]`` True within ``radius_km`` of any best-track fix at the valid time.
+
+    ``valid_keys`` ``[N, K]``: :func:`~hurricane_ode.timeutil.time_key` of each valid time.
+    """
     from hurricane_ode.verification.besttrack import read_tracks
     from hurricane_ode.verification.geometry import great_circle_km
 
@@ -211,7 +214,7 @@ def score(
             tracks = find_tracks_beside(truth)
         if tracks is None:
             raise InputError("storm_radius_km needs best tracks (tracks=...)")
-        w *= _storm_mask(tracks, vkeys, lat, lon, float(storm_radius_km))
+        w *= near_storm_mask(tracks, vkeys, lat, lon, float(storm_radius_km))
     wsum = w.sum(axis=(-2, -1))[:, :, None]  # [N, K, 1]
     valid = wsum > 0
 
