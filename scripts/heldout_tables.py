@@ -3,7 +3,8 @@
     python scripts/heldout_tables.py build/eval/<world> [--world build/worlds/heldout/<world>]
 
 Reads ``scores_<model>/scores.csv`` (whole basin; ``truth`` is the tracker run on the true
-fields themselves, the reference for POD) and ``scores600_<model>/scores.csv``
+fields themselves, the reference for POD), ``scores_<model>/track_follow.csv`` (every storm
+followed from its initial fix) and ``scores600_<model>/scores.csv``
 (cells within 600 km of a best-track fix) for every model present, and, with the world's
 files, the depth (ring mean minus centre, 300-600 km ring) of the strongest storm at +24 h
 in the forecasts against the truth.
@@ -98,6 +99,32 @@ def depth_retention(eval_dir: Path, world: Path, lead_h: float = 24.0) -> dict[s
     return out
 
 
+def followed_errors(follow: dict[str, pd.DataFrame], leads: tuple[int, ...]) -> tuple[dict[str, list[str]], list[int]]:
+    """Mean track error (km) of the storms every forecast (``truth`` aside) kept, per lead, with
+    best-track persistence and XTRP on the same cases (a homogeneous sample); and the case counts."""
+    key = ["storm", "init_time", "lead_time_h"]
+    kept = {m: f[f["followed"].astype(bool) & np.isfinite(f["true_lat"])].set_index(key) for m, f in follow.items()}
+    rows: dict[str, list[str]] = {m: [] for m in kept}
+    rows["best-track persistence"], rows["best-track XTRP (past 12 h motion)"] = [], []
+    counts = []
+    models = [m for m in kept if m != "truth"]
+    for L in leads:
+        common = None
+        for m in models:
+            idx = kept[m].index[np.isclose(kept[m].index.get_level_values("lead_time_h"), L)]
+            common = idx if common is None else common.intersection(idx)
+        common = common if common is not None else pd.Index([])
+        if "truth" in kept:
+            common = common.intersection(kept["truth"].index)
+        counts.append(len(common))
+        for m in kept:
+            rows[m].append(_fmt(kept[m].loc[common, "track_error_km"].mean() if len(common) else np.nan, ".0f"))
+        ref = kept[models[0]].loc[common] if models and len(common) else None
+        for name, col in (("best-track persistence", "persistence_km"), ("best-track XTRP (past 12 h motion)", "xtrp_km")):
+            rows[name].append(_fmt(ref[col].mean() if ref is not None else np.nan, ".0f"))
+    return rows, counts
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("eval_dir", type=Path)
@@ -117,9 +144,17 @@ def main() -> None:
     print(_table("PSL RMSE, hPa, within 600 km of a storm", ps6, LEADS))
     for col, title, f in (("pod", "POD (tracker on the forecasts)", ".2f"),
                           ("pod_init", "POD, storms that existed at the initial time", ".2f"), ("far", "FAR", ".2f"),
-                          ("track_error_km", "track error, km", ".0f")):
+                          ("track_error_km", "track error, km, of the hits within 300 km (each model's own)", ".0f"),
+                          ("follow_kept", "storms followed from their initial fix: fraction kept", ".2f")):
         rows = {m: [_fmt(_at(t, col, L), f) for L in LEADS] for m, t in whole.items()}
         print(_table(title, rows, LEADS))
+    follow = {m: pd.read_csv(d / f"scores_{m}" / "track_follow.csv") for m in models
+              if (d / f"scores_{m}" / "track_follow.csv").exists()}
+    if follow:
+        rows, counts = followed_errors(follow, LEADS)
+        rows["cases"] = [str(n) for n in counts]
+        print(_table("track error, km, of the storms followed from their initial fix, on the cases "
+                     "every forecast kept (homogeneous)", rows, LEADS))
     if world.exists():
         ret = depth_retention(d, world)
         print("\n**depth of the strongest storm at +24 h, forecast / truth (median over inits)**\n")

@@ -24,7 +24,7 @@ from hurricane_ode.models.base import build_model
 from hurricane_ode.models.inference import load_forecaster
 
 COLUMNS = ("nmse", "nmse_3h", "nmse_24h", "nmse_48h", "psl_rmse_24h", "pod_24h", "pod_init_24h", "far_24h",
-           "track_error_km_24h")
+           "track_error_km_24h", "follow_kept_24h", "follow_track_error_km_24h")
 
 
 def _is_scores_record(path: Path) -> bool:

@@ -10,8 +10,10 @@ DESCRIPTION = (
     "Score a hindcast written by `hurricane-ode hindcast` against the true fields, by lead time "
     "(and initial time): RMSE and bias in physical units, normalised MSE, SSIM, PSNR, LPIPS, skill "
     "vs persistence; with best tracks (IBTrACS CSV or tracks.csv; default: a tracks.csv beside the "
-    "truth files) also hits, misses, false alarms, POD, FAR, track, pressure and wind errors. "
-    "Writes scores.nc, scores.csv, scores_by_init.csv and track_matches.csv into --output."
+    "truth files) also hits, misses, false alarms, POD, FAR, track, pressure and wind errors, and every storm "
+    "followed from its initial fix through each forecast (kept fraction, track error beside "
+    "best-track persistence and extrapolation on the same cases). "
+    "Writes scores.nc, scores.csv, scores_by_init.csv, track_matches.csv and track_follow.csv into --output."
 )
 
 

@@ -5,8 +5,10 @@
 forecasts whole basins of a world kept out of training from evenly spaced initial times,
 exactly as ``hurricane-ode hindcast`` does (:func:`hurricane_ode.hindcast`, in memory), and
 scores them as ``hurricane-ode score`` does (:func:`hurricane_ode.verification.score`, with
-best tracks): normalised MSE by lead, PSL RMSE, and the tracker's POD, FAR and track error.
-Lower is better for every score except ``pod_*``; ``best_metric`` picks one (``nmse``).
+best tracks): normalised MSE by lead, PSL RMSE, and the tracker's POD, FAR and track error
+(of its hits, and of every storm followed from its initial fix, with the fraction kept).
+Lower is better for every score except ``pod_*`` and ``follow_kept_*``; ``best_metric`` picks
+one (``nmse``).
 
 ``hurricane-ode train`` uses it when ``data.validation_path`` names best tracks
 (``STORE::BASIN@tracks.csv``); without tracks it falls back to the faster window validator
@@ -68,8 +70,9 @@ def hindcast_validator(
     -------
     callable
         ``f(generator) -> {"nmse", "nmse_<L>h", "psl_rmse_<L>h", "pod_<L>h", "pod_init_<L>h",
-        "far_<L>h", "track_error_km_<L>h"}`` (NMSE z-scored with the truth's statistics; POD/FAR/track
-        error from the tracker on the forecasts against the best tracks).
+        "far_<L>h", "track_error_km_<L>h", "follow_kept_<L>h", "follow_track_error_km_<L>h"}``
+        (NMSE z-scored with the truth's statistics; POD/FAR/track error from the tracker on the
+        forecasts against the best tracks).
     """
     from hurricane_ode.forecasting.hindcasting import hindcast, parse_durations, parse_leads
     from hurricane_ode.forecasting.inputs import grid_spacing, open_basin_fields
@@ -112,7 +115,7 @@ def hindcast_validator(
             out[f"nmse_{L:g}h"] = float(at["nmse"].mean())
             if "PSL" in variables:
                 out[f"psl_rmse_{L:g}h"] = float(at["rmse"].sel(variable="PSL"))
-            for name in ("pod", "pod_init", "far", "track_error_km"):
+            for name in ("pod", "pod_init", "far", "track_error_km", "follow_kept", "follow_track_error_km"):
                 if name in at:
                     out[f"{name}_{L:g}h"] = float(at[name])
         return out

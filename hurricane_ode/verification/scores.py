@@ -36,6 +36,7 @@ import xarray as xr
 
 from hurricane_ode.errors import InputError
 from hurricane_ode.outputs import atomic_file
+from hurricane_ode.verification.following import FOLLOW_NOTE
 from hurricane_ode.verification.trackscore import DEFAULT_MATCH_KM
 
 __all__ = ["score", "write_scores", "find_tracks_beside", "near_storm_mask"]
@@ -320,18 +321,28 @@ def _add_tracks(out: xr.Dataset, hc: xr.Dataset, truth: Any, tracks: Any, tracke
         f"tracker cannot see, excluded (n_excluded); {info['dropped_not_in_calendar']} fixes not in "
         "the data calendar dropped"
     )
-    # the match table travels inside the Dataset, along a "match" dimension
-    for col in matches.columns:
-        vals = matches[col].to_numpy()
-        if vals.dtype == object:
-            vals = np.array(["" if x is None else str(x) for x in vals], dtype=str)
-        out[f"match_{col}"] = ("match", vals)
+    fsum = info.get("follow_summary")
+    if fsum is not None:
+        fsum = fsum.set_index("lead_time_h").reindex(out["lead_time"].values)
+        for col in fsum.columns:  # persistence_km / xtrp_km: best-track references, same cases
+            name = col if col.startswith(("follow", "n_follow")) else f"follow_{col}"
+            out[name] = ("lead_time", fsum[col].to_numpy(dtype=float))
+        out.attrs["track_following"] = FOLLOW_NOTE
+    # the match and follow tables travel inside the Dataset, along "match" / "follow_case" dimensions
+    for dim, table in (("match", matches), ("follow_case", info.get("followed"))):
+        if table is None:
+            continue
+        for col in table.columns:
+            vals = table[col].to_numpy()
+            if vals.dtype == object:
+                vals = np.array(["" if x is None else str(x) for x in vals], dtype=str)
+            out[f"{dim}_{col}"] = (dim, vals)
     return out
 
 
 def write_scores(scores: xr.Dataset, directory: str | os.PathLike, overwrite: bool = False) -> dict[str, Path]:
     """Write ``scores.nc``, ``scores.csv`` (one row per lead), ``scores_by_init.csv`` and, with
-    tracks, ``track_matches.csv`` into ``directory`` (atomic per file).
+    tracks, ``track_matches.csv`` and ``track_follow.csv`` into ``directory`` (atomic per file).
 
     Parameters
     ----------
@@ -348,14 +359,13 @@ def write_scores(scores: xr.Dataset, directory: str | os.PathLike, overwrite: bo
     out = Path(directory).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     paths = {"netcdf": out / "scores.nc", "csv": out / "scores.csv", "by_init": out / "scores_by_init.csv"}
-    has_matches = "match" in scores.dims
-    if has_matches:
-        paths["matches"] = out / "track_matches.csv"
+    tables = {k: d for k, d in (("matches", "match"), ("follow", "follow_case")) if d in scores.dims}
+    paths.update({k: out / f"track_{k}.csv" for k in tables})
     if not overwrite:
         taken = [str(p) for p in paths.values() if p.exists()]
         if taken:
             raise OutputExistsError(f"output {taken[0]} already exists; pass overwrite=True (CLI: --overwrite)")
-    wide = scores.drop_dims(["init_time", "match"], errors="ignore")
+    wide = scores.drop_dims(["init_time", "match", "follow_case"], errors="ignore")
     table = {"model": scores.attrs.get("model", ""), "lead_time_h": scores["lead_time"].values}
     for name, var in wide.data_vars.items():
         if "variable" in var.dims:
@@ -369,9 +379,9 @@ def write_scores(scores: xr.Dataset, directory: str | os.PathLike, overwrite: bo
         "csv": pd.DataFrame(table),
         "by_init": scores["rmse_by_init"].to_dataframe().reset_index().rename(columns={"rmse_by_init": "rmse"}),
     }
-    if has_matches:
-        cols = [str(n) for n in scores.data_vars if str(n).startswith("match_")]
-        frames["matches"] = pd.DataFrame({n[len("match_"):]: scores[n].values for n in cols})
+    for kind, dim in tables.items():
+        cols = [str(n) for n in scores.data_vars if scores[n].dims == (dim,)]
+        frames[kind] = pd.DataFrame({n[len(dim) + 1:]: scores[n].values for n in cols})
     for kind, df in frames.items():
         with atomic_file(paths[kind]) as tmp:
             df.to_csv(tmp, index=False)

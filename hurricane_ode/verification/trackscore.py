@@ -9,6 +9,7 @@ the per-lead summary (:data:`~hurricane_ode.verification.matching.SUMMARY_COLUMN
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -17,9 +18,14 @@ import xarray as xr
 
 from hurricane_ode.timeutil import time_key
 from hurricane_ode.verification.besttrack import read_tracks, to_calendar
+from hurricane_ode.verification.following import (
+    DEFAULT_PAST_HOURS,
+    follow_storms,
+    summarise_following,
+)
 from hurricane_ode.verification.geometry import Grid
 from hurricane_ode.verification.matching import in_domain, match_tracks, summarise_by_lead
-from hurricane_ode.verification.tracker import find_centres
+from hurricane_ode.verification.tracker import _hours, find_centres
 
 __all__ = ["verify_fields", "verify_hindcast", "domain_box", "DEFAULT_MATCH_KM"]
 
@@ -67,7 +73,8 @@ def verify_fields(
     -------
     (matches, summary by lead, info). ``info["excluded"]`` lists the true fixes inside the
     domain but within the tracker's edge margin (with ``lead_time_h``); fixes outside the
-    domain are ignored and counted in ``info["outside_domain"]``.
+    domain are ignored and counted in ``info["outside_domain"]``. ``info["followed"]``: every
+    storm with a fix at the initial time followed through the fields (:func:`follow_storms`).
     """
     tracker = dict(tracker or {})
     cal = _calendar(fields, "time")
@@ -83,6 +90,10 @@ def verify_fields(
     # storms the inputs could show: a fix inside the domain at the initial time (pod_init)
     at_ref = truth[truth["time"] == time_key(ref)]
     init_storms = set(at_ref["storm_id"][in_domain(at_ref["lat"].values, at_ref["lon"].values, box, 0.0, periodic)])
+    start = at_ref[in_domain(at_ref["lat"].values, at_ref["lon"].values, box, margin, periodic)]
+    before = (ref - np.timedelta64(int(DEFAULT_PAST_HOURS * 3600), "s") if isinstance(ref, np.datetime64)
+              else ref - timedelta(hours=DEFAULT_PAST_HOURS))
+    past = truth[truth["time"] == time_key(before)]
     keys = {time_key(t) for t in times}
     truth = truth[truth["time"].isin(keys)]
     in_box = in_domain(truth["lat"].values, truth["lon"].values, box, 0.0, periodic)
@@ -99,7 +110,9 @@ def verify_fields(
         m = m[[(s, t) not in out_keys for s, t in zip(m["storm"], m["time"])]].reset_index(drop=True)
     edge = edge.assign(lead_time_h=[(t - ref).total_seconds() / 3600.0 for t in edge["cftime"]])
     summary = summarise_by_lead(m, edge.groupby("lead_time_h").size() if len(edge) else None)
-    info = {"excluded": edge, "outside_domain": int((~in_box).sum()), "dropped_not_in_calendar": dropped,
+    leads = [_hours(ref, t, cal) for t in times]
+    followed = follow_storms(centres, start, truth[inside], times, leads, past=past)
+    info = {"followed": followed, "excluded": edge, "outside_domain": int((~in_box).sum()), "dropped_not_in_calendar": dropped,
             "domain": box, "edge_margin_km": margin}
     return m, summary, info
 
@@ -115,9 +128,11 @@ def verify_hindcast(
     Returns
     -------
     (matches with an ``init_time`` column, summary by lead over all initial times, info with
-    the total ``n_excluded`` near the domain edge and ``dropped_not_in_calendar``).
+    the total ``n_excluded`` near the domain edge, ``dropped_not_in_calendar``, ``followed``
+    (every storm followed through every forecast, :func:`follow_storms` rows with an
+    ``init_time`` column) and ``follow_summary`` (:func:`summarise_following`)).
     """
-    parts, edges = [], []
+    parts, edges, follows = [], [], []
     info: dict[str, Any] = {"edge_margin_km": float((tracker or {}).get("radius_km", 400.0)),
                             "dropped_not_in_calendar": 0}
     truth = read_tracks(tracks) if not isinstance(tracks, pd.DataFrame) else tracks
@@ -130,9 +145,12 @@ def verify_hindcast(
         m, _, info = verify_fields(fields, truth, init, max_distance_km, tracker)
         parts.append(m.assign(init_time=time_key(init)))
         edges.append(info["excluded"])
+        follows.append(info["followed"].assign(init_time=time_key(init)))
     matches = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     edge = pd.concat(edges, ignore_index=True) if edges else pd.DataFrame()
     summary = summarise_by_lead(matches, edge.groupby("lead_time_h").size() if len(edge) else None)
-    info = {**info, "n_excluded": len(edge)}
+    followed = pd.concat(follows, ignore_index=True) if follows else pd.DataFrame()
+    info = {**info, "n_excluded": len(edge), "followed": followed,
+            "follow_summary": summarise_following(followed) if len(followed) else None}
     info.pop("excluded", None)
     return matches, summary, info
