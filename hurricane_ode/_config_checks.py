@@ -53,13 +53,16 @@ def validate_config(config: Config) -> Config:
     _require(sv.rtol > 0, "model.solver.rtol", "> 0", sv.rtol)
     _require(sv.atol > 0, "model.solver.atol", "> 0", sv.atol)
     for key in ("lambda_diff", "lambda_img", "lambda_seq", "lambda_grad", "lambda_intensity", "lambda_storm", "lambda_mask",
-                "lambda_storm_mask"):
+                "lambda_storm_mask", "lambda_storm_flow"):
         _require(getattr(lo, key) >= 0, f"loss.{key}", ">= 0", getattr(lo, key))
-    for key in ("lambda_storm", "lambda_storm_mask"):
+    for key in ("lambda_storm", "lambda_storm_mask", "lambda_storm_flow"):
         _require(
             getattr(lo, key) == 0 or d.storm_sigma_km > 0, "data.storm_sigma_km",
-            f"> 0 when loss.{key} > 0 (the term needs storm-proximity maps)", d.storm_sigma_km,
+            f"> 0 when loss.{key} > 0 (the term needs storm maps)", d.storm_sigma_km,
         )  # fmt: skip
+    _require(lo.lambda_storm_flow == 0 or (m.use_warp and m.warp_source == "reference"), "model.warp_source",
+             "'reference' with model.use_warp when loss.lambda_storm_flow > 0 (the storm flow is the "
+             "displacement from the reference frame)", m.warp_source)
     _require(lo.lead_weighting in ("none", "persistence"), "loss.lead_weighting", "'none' or 'persistence'", lo.lead_weighting)
     _require(d.storm_sigma_km >= 0, "data.storm_sigma_km", ">= 0 km", d.storm_sigma_km)
     _require(0 < d.train_fraction <= 1, "data.train_fraction", "in (0, 1]", d.train_fraction)

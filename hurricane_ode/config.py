@@ -104,8 +104,8 @@ class DataConfig:
     """``tiles`` with ``crop``: probability that a crop is centred on a storm (track points of
     ``sampling.tracks``, else the PSL minimum below ``sampling.psl_threshold_pa``)."""
     storm_sigma_km: float = 0.0
-    """``tiles`` with tracks, train split: clips carry storm-proximity maps (a Gaussian of this
-    width around each track point) for the storm loss (``loss.lambda_storm``); 0: none."""
+    """``tiles`` with tracks, train split: clips carry storm maps (a Gaussian of this width around each
+    track point, and each storm's motion) for ``loss.lambda_storm*``; 0: none."""
     validation_path: str | None = None
     """Validation during training (``train.validate_every`` > 0): a tile store (``STORE[::BASIN]``,
     whole basins, every frame; a world kept out of training) normalised with the training
@@ -243,6 +243,9 @@ class LossConfig:
     lambda_storm_mask: float = 0.0
     """Weight of the storm mask prior (ours; paper: none, 0): ``lambda_mask``'s ``1 - M`` weighted by
     storm proximity (``data.storm_sigma_km``): storms moved by the warp, the rest left free."""
+    lambda_storm_flow: float = 0.0
+    """Weight of the storm flow prior (ours; paper: none, 0): L1 (pixels) of the warp's flow near storms
+    against their best-track displacement from the reference frame (needs ``warp_source: reference``)."""
     intensity_channel: int = 2
     """Channel whose minimum the intensity term compares (2 = PSL for U850, V850, PSL)."""
     lead_weighting: str = "none"
@@ -370,9 +373,7 @@ def config_to_dict(config: Config) -> dict:
     def plain(x: Any) -> Any:
         if isinstance(x, dict):
             return {k: plain(v) for k, v in x.items()}
-        if isinstance(x, list | tuple):
-            return [plain(v) for v in x]
-        return x
+        return [plain(v) for v in x] if isinstance(x, list | tuple) else x
 
     return plain(asdict(config))
 

@@ -51,6 +51,8 @@ def test_wrong_type_is_refused():
         ({"loss": {"lambda_img": -1.0}}, "loss.lambda_img"),
         ({"loss": {"lambda_storm_mask": 0.1}}, "data.storm_sigma_km"),  # the term needs storm maps
         ({"loss": {"lambda_storm": 0.1}}, "data.storm_sigma_km"),
+        ({"loss": {"lambda_storm_flow": 0.1}}, "data.storm_sigma_km"),
+        ({"loss": {"lambda_storm_flow": 0.1}, "data": {"storm_sigma_km": 200.0}}, "model.warp_source"),
     ],
 )
 def test_out_of_range_values_name_the_key(values, key):

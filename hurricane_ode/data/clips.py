@@ -55,6 +55,10 @@ class Clip:
         ``[T_out, H, W]`` / ``[B, T_out, H, W]`` storm proximity of each target pixel (1 at a
         storm centre, falling off as a Gaussian; 0 far from storms), or None when the source
         knows no storms. Only the storm loss (``loss.lambda_storm``) reads it.
+    target_motion : Tensor or None
+        ``[T_out, 3, H, W]`` / ``[B, T_out, 3, H, W]``: the flow (x, y, pixels) that warps the
+        reference frame onto each target near a storm (the storm's best-track displacement,
+        negated) and its weight; None without storms. Only ``loss.lambda_storm_flow`` reads it.
     """
 
     inputs: Tensor
@@ -64,6 +68,7 @@ class Clip:
     target_times: Tensor
     target_mask: Tensor
     target_weights: Tensor | None = None
+    target_motion: Tensor | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -105,6 +110,12 @@ class Clip:
                     f"Clip.target_weights must be a float tensor of shape {expect} (targets without "
                     f"the channel axis), got {tuple(w.shape)} {w.dtype}"
                 )
+        mo = self.target_motion
+        if mo is not None:
+            expect = (*self.targets.shape[: frame_dim - 3], 3, *self.targets.shape[-2:])
+            if tuple(mo.shape) != expect or not torch.is_floating_point(mo):
+                raise ModelInputError(f"Clip.target_motion must be a float tensor of shape {expect}, got "
+                                      f"{tuple(mo.shape)} {mo.dtype}")
         if self.input_mask.dtype != torch.bool or self.target_mask.dtype != torch.bool:
             raise ModelInputError("Clip masks must be bool tensors (True = frame present)")
         if not (torch.is_floating_point(self.input_times) and torch.is_floating_point(self.target_times)):

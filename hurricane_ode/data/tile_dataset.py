@@ -41,6 +41,7 @@ from hurricane_ode.data.sampling import (
     target_offsets,
     valid_starts,
 )
+from hurricane_ode.data.storm_motion import storm_motion, storm_positions_by_frame
 from hurricane_ode.data.tile_reader import open_tiles
 from hurricane_ode.data.tracks import read_track_points, storm_proximity, track_pixels_by_frame
 from hurricane_ode.errors import InputError, InputKeyError
@@ -93,7 +94,8 @@ class TileClipDataset(NormStatsMixin, Dataset):
         store's per-chunk moments when ``prepare`` wrote them, else from the data;
         ``"store"``: the store's whole-period ``norm_mean``/``norm_std`` attributes.
     storm_sigma_km : > 0: clips carry ``target_weights`` ``[T_out, H, W]``, ``exp(-d^2 / 2 sigma^2)``
-        of the distance ``d`` (km) to the nearest track point at each target (needs ``tracks``).
+        of the distance ``d`` (km) to the nearest track point at each target (needs ``tracks``),
+        and ``target_motion`` (:func:`~hurricane_ode.data.storm_motion.storm_motion`).
     """
 
     def __init__(
@@ -120,17 +122,11 @@ class TileClipDataset(NormStatsMixin, Dataset):
         if split not in _SPLITS:
             raise InputError(f"TileClipDataset: split must be one of {_SPLITS}, got {split!r}")
         if split != "all" and not 0.0 < train_fraction < 1.0:
-            raise InputError(
-                f"TileClipDataset: train_fraction must be in (0, 1), got {train_fraction}"
-            )
+            raise InputError(f"TileClipDataset: train_fraction must be in (0, 1), got {train_fraction}")
         if clips_per_epoch is not None and clips_per_epoch < 1:
-            raise InputError(
-                f"TileClipDataset: clips_per_epoch must be >= 1, got {clips_per_epoch}"
-            )
+            raise InputError(f"TileClipDataset: clips_per_epoch must be >= 1, got {clips_per_epoch}")
         if isinstance(variables, str) or len(variables) == 0:
-            raise InputError(
-                f"TileClipDataset: variables must be a non-empty list, got {variables!r}"
-            )
+            raise InputError(f"TileClipDataset: variables must be a non-empty list, got {variables!r}")
         self.store, self.basin, self.split = Path(store), basin, split
         self.variables = tuple(variables)
         self.clips_per_epoch = clips_per_epoch
@@ -161,9 +157,7 @@ class TileClipDataset(NormStatsMixin, Dataset):
         try:
             self.starts = valid_starts(self.frame_hours[lo:hi], self.sampling) + lo
         except ValueError as exc:
-            raise InputError(
-                f"{self._where}, split {split!r} (frames {lo}..{hi - 1}): {exc}"
-            ) from exc
+            raise InputError(f"{self._where}, split {split!r} (frames {lo}..{hi - 1}): {exc}") from exc
 
         self._data: np.ndarray | None = self._read_block(lo, hi) if cache else None
         if self._data is not None and not np.all(np.isfinite(self._data)):
@@ -182,14 +176,15 @@ class TileClipDataset(NormStatsMixin, Dataset):
         if self.sampling.cyclones_only:
             self.starts = self._cyclone_windows(tracks)
         self._storm_pixels: dict[int, np.ndarray] | None = None
+        self._storm_positions: dict[int, dict[str, tuple[float, float]]] | None = None
         if self.storm_sigma_km > 0 and tracks is None:
             raise InputError(f"{self._where}: storm_sigma_km = {self.storm_sigma_km:g} needs the storms' tracks "
                              "(a tracks CSV: STORE::BASIN@tracks.csv in data.paths, or sampling.tracks)")
         if (self.crop is not None and self.storm_crop_prob > 0 or self.storm_sigma_km > 0) and tracks is not None:
-            self._storm_pixels = track_pixels_by_frame(
-                tracks, self.times, self.frame_hours,
-                self._ds["lat"].values.astype(float), self._ds["lon"].values.astype(float),
-            )  # fmt: skip
+            where = (tracks, self.times, self.frame_hours, self._ds["lat"].values.astype(float),
+                     self._ds["lon"].values.astype(float))
+            self._storm_pixels = track_pixels_by_frame(*where)
+            self._storm_positions = storm_positions_by_frame(*where) if self.storm_sigma_km > 0 else None
 
     # ------------------------------------------------------------------ construction helpers
     @classmethod
@@ -364,13 +359,16 @@ class TileClipDataset(NormStatsMixin, Dataset):
             targets=torch.from_numpy(np.ascontiguousarray(frames[n_in:])),
             target_times=torch.from_numpy(idx.target_hours.astype(np.float32)),
             target_mask=torch.ones(idx.target_idx.size, dtype=torch.bool),
-            target_weights=self._storm_weights(idx.target_idx, origin) if self.storm_sigma_km > 0 else None,
+            **(self._storm_maps(idx.target_idx, idx.input_idx[mask][-1] if mask.any() else idx.input_idx[-1],
+                                origin, frames.shape[-2:]) if self.storm_sigma_km > 0 else {}),
         )
 
-    def _storm_weights(self, frames: np.ndarray, origin: tuple[int, int] | None) -> torch.Tensor:
-        lat, lon = self._ds["lat"].values, self._ds["lon"].values
-        w = storm_proximity(self._storm_pixels or {}, frames, lat, lon, origin, self.crop, self.storm_sigma_km)
-        return torch.from_numpy(w)
+    def _storm_maps(self, frames: np.ndarray, ref: int, origin: Any, size: Any) -> dict[str, torch.Tensor]:
+        """``target_weights`` (storm proximity) and ``target_motion`` (storm flow from frame ``ref``)."""
+        lat, lon, sig = self._ds["lat"].values, self._ds["lon"].values, self.storm_sigma_km
+        w = storm_proximity(self._storm_pixels or {}, frames, lat, lon, origin, self.crop, sig)
+        m = storm_motion(self._storm_positions or {}, ref, frames, lat, lon, origin, tuple(size), sig)
+        return {"target_weights": torch.from_numpy(w), "target_motion": torch.from_numpy(m)}
 
     def clip_info(self, i: int) -> dict[str, Any]:
         """Where item ``i`` (this epoch) comes from: absolute cftime times and store indices.

@@ -21,8 +21,8 @@ Terms (L1 terms are means over the valid frames' elements):
   ``target_weights`` (storm proximity, 1 at a track point), so the few pixels of a vortex
   weigh as much as the whole frame does in ``recon``.
 * ``mask`` (ours, off unless ``lambda_mask > 0``): mean of ``1 - M`` over valid targets, a
-  prior towards the warped frame (:func:`mask_loss`); ``storm_mask`` (``lambda_storm_mask``)
-  the same weighted by storm proximity (:func:`storm_mask_loss`).
+  prior towards the warped frame (:func:`mask_loss`). ``storm_mask`` and ``storm_flow``: the
+  terms near storms of :mod:`hurricane_ode.training.storm_losses`.
 * ``g_img`` / ``d_img``  Eq. 3, LS-GAN on single frames: real = valid targets, fake = the
   generated frames at the same positions.
 * ``g_seq`` / ``d_seq``  Eq. 4, LS-GAN on sequences. What is implemented
@@ -47,7 +47,7 @@ usual LS-GAN generator objective that the paper's min-max shorthand stands for.
 
 Total (Eq. 7): ``recon + lambda_diff * diff + lambda_img * g_img + lambda_seq * g_seq``
 (``+ lambda_grad * grad + lambda_intensity * intensity + lambda_storm * storm + lambda_mask * mask
-+ lambda_storm_mask * storm_mask`` when set)
++ lambda_storm_mask * storm_mask + lambda_storm_flow * storm_flow`` when set)
 plus every ``ModelOutput.aux_losses`` term added as is. Losses are computed in float32
 even under autocast.
 """
@@ -63,10 +63,16 @@ from hurricane_ode.config import LossConfig
 from hurricane_ode.data.clips import Clip
 from hurricane_ode.models.base import ModelOutput, reference_frames
 from hurricane_ode.models.discriminators import SequenceDiscriminator
+from hurricane_ode.training.storm_losses import (
+    _composition_mask,
+    storm_flow_loss,
+    storm_loss,
+    storm_mask_loss,
+)
 
 __all__ = [
     "masked_l1", "reconstruction_loss", "lead_weighted_l1", "difference_loss", "gradient_loss",
-    "intensity_loss", "storm_loss", "storm_mask_loss", "mask_loss", "target_differences", "fill_missing",
+    "intensity_loss", "storm_loss", "storm_mask_loss", "storm_flow_loss", "mask_loss", "target_differences", "fill_missing",
     "sequence_pairs", "sequence_clips", "lsgan_generator_loss", "lsgan_discriminator_loss",
     "generator_loss", "discriminator_loss", "TASKS",
 ]  # fmt: skip
@@ -258,42 +264,6 @@ def intensity_loss(out: ModelOutput, batch: Clip, channel: int) -> Tensor:
     return ((pred - true).abs() * w).sum() / w.sum().clamp_min(1.0)
 
 
-def _storm_weights(batch: Clip, key: str) -> Tensor:
-    """``[B, K, H, W]``: the clips' storm proximity on valid targets (0 on missing ones)."""
-    if batch.target_weights is None:
-        raise ValueError(
-            f"loss.{key} > 0 needs clips that carry target_weights: a data source that maps "
-            "the storms (data.storm_sigma_km > 0 with a tracks CSV for every store)"
-        )
-    return batch.target_weights.float() * batch.target_mask.to(torch.float32)[:, :, None, None]
-
-
-def storm_loss(out: ModelOutput, batch: Clip) -> Tensor:
-    """``sum(w |X_hat - X|) / (C sum(w))`` with ``w = target_weights`` on valid targets.
-
-    Zero when no clip of the batch has a storm (still connected to the graph). Raises
-    ``ValueError`` when the batch carries no ``target_weights``.
-    """
-    w = _storm_weights(batch, "lambda_storm")
-    err = (out.frames.float() - batch.targets.float()).abs()  # [B, K, C, H, W]
-    num = (err * w[:, :, None]).sum()
-    return num / (w.sum() * err.shape[2]).clamp_min(1.0)
-
-
-def _composition_mask(out: ModelOutput, key: str) -> Tensor:
-    if out.mask is None:
-        raise ValueError(f"loss.{key} > 0 needs a model with a composition mask (model.use_mask)")
-    return out.mask.float()
-
-
-def storm_mask_loss(out: ModelOutput, batch: Clip) -> Tensor:
-    """``sum(w (1 - M)) / sum(w)``, ``w = target_weights`` on valid targets: :func:`mask_loss`
-    near storms only (the vortex moved, not rebuilt from increments); 0 without storms."""
-    w = _storm_weights(batch, "lambda_storm_mask")
-    m = _composition_mask(out, "lambda_storm_mask").flatten(2, 3)  # [B, K, H, W]
-    return ((1.0 - m) * w).sum() / w.sum().clamp_min(1.0)
-
-
 def mask_loss(out: ModelOutput, batch: Clip) -> Tensor:
     """Mean of ``1 - M`` (the composition mask, 1 = the warped frame) over valid target frames.
 
@@ -311,6 +281,7 @@ _EXTRA_TERMS: dict[str, tuple[str, Callable[[ModelOutput, Clip, LossConfig], Ten
     "storm": ("lambda_storm", lambda out, batch, w: storm_loss(out, batch)),
     "mask": ("lambda_mask", lambda out, batch, w: mask_loss(out, batch)),
     "storm_mask": ("lambda_storm_mask", lambda out, batch, w: storm_mask_loss(out, batch)),
+    "storm_flow": ("lambda_storm_flow", lambda out, batch, w: storm_flow_loss(out, batch)),
 }
 
 

@@ -41,7 +41,7 @@ __all__ = [
 #: columns of metrics.csv (empty where a term does not apply); validation scores add ``val_*`` columns
 METRIC_COLUMNS = [
     "step", "epoch", "lr", "loss", "recon", "diff", "g_img", "g_seq", "d_img", "d_seq",
-    "aux", "grad", "intensity", "storm", "mask", "storm_mask", "steps_per_s",
+    "aux", "grad", "intensity", "storm", "mask", "storm_mask", "storm_flow", "steps_per_s",
 ]  # fmt: skip
 
 

@@ -328,9 +328,31 @@ def test_storm_proximity_maps_follow_the_tracks_in_each_crop(store):
         far = wmap[:, 0, 0] if (13 - y, 12 - x) != (0, 0) else wmap[:, -1, -1]
         assert (far < 1.0).all()
     assert collate_clips([ds[0], ds[1]]).target_weights.shape == (2, ds[0].targets.shape[0], 8, 8)
+    # a storm that never moves: zero flow, weighted like target_weights
+    assert ds[0].target_motion is not None and not ds[0].target_motion[:, :2].any()
+    assert torch.allclose(ds[0].target_motion[:, 2], ds[0].target_weights)
     plain = TileClipDataset(store, "natl", sampling=SAMPLING, clips_per_epoch=2, crop=(8, 8))
-    assert plain[0].target_weights is None
+    assert plain[0].target_weights is None and plain[0].target_motion is None
     with pytest.raises(ValueError, match="mixed|some clips"):
         collate_clips([ds[0], plain[0]])
     with pytest.raises(ValueError, match="needs the storms' tracks"):
         TileClipDataset(store, "natl", sampling=SAMPLING, storm_sigma_km=100.0)
+
+
+def test_storm_motion_is_measured_from_the_last_observed_input(store):
+    from hurricane_ode.data.tile_reader import open_tiles
+
+    times = open_tiles(store, "natl").time.values
+    # one storm moving one column east per frame along row 5
+    tracks = pd.DataFrame({"storm_id": "S", "time": [t.strftime("%Y-%m-%dT%H:%M:%S") for t in times],
+                           "lat": 10.0 + 5, "lon": np.mod(352.0 + np.arange(len(times)) * 0.25, 360.0)})
+    ds = TileClipDataset(store, "natl", sampling=SAMPLING, clips_per_epoch=4, tracks=tracks, storm_sigma_km=200.0)
+    for i in range(4):
+        info, clip = ds.clip_info(i), ds[i]
+        ref = info["input_index"][info["input_mask"]][-1]
+        for k, f in enumerate(info["target_index"]):
+            col = float(0.25 * f)
+            m = clip.target_motion[k]
+            at = int(round(col))
+            assert float(m[0, 5, at]) == pytest.approx(-0.25 * (f - ref), abs=1e-5)  # x: east, negated
+            assert float(m[1, 5, at]) == 0.0 and float(m[2, 5, at]) > 0.9

@@ -356,3 +356,32 @@ def test_storm_mask_loss_pulls_the_mask_up_near_storms_only():
         generator_loss(out, batch, LossConfig(lambda_storm_mask=1.0))
     with pytest.raises(ValueError, match="lambda_storm_mask"):
         generator_loss(ModelOutput(frames=batch.targets.clone()), stormy, LossConfig(lambda_storm_mask=1.0))
+
+
+def test_storm_flow_loss_is_the_weighted_l1_of_the_flow_against_the_storm_motion():
+    from dataclasses import replace
+
+    from hurricane_ode.training.losses import storm_flow_loss
+
+    batch = make_batch()
+    b, k, c, h, w = batch.targets.shape
+    motion = torch.zeros(b, k, 3, h, w)
+    motion[:, :, 0, :2, :2] = -2.0  # the storm moved 2 pixels east: the warp samples 2 to the west
+    motion[:, :, 2, :2, :2] = 1.0
+    stormy = replace(batch, target_motion=motion)
+    flow = torch.zeros(b, k, 2, h, w)
+    flow[:, :, 1, 3:, 3:] = 5.0  # flow away from the storm: free
+    out = ModelOutput(frames=batch.targets.clone(), flow=flow)
+    assert float(storm_flow_loss(out, stormy)) == pytest.approx(2.0)  # |0 - (-2)| on the storm
+    flow[:, :, 0, :2, :2] = -2.0
+    assert float(storm_flow_loss(out, stormy)) == 0
+    flow[:, :, 1, :2, :2] = 0.5
+    total0, _ = generator_loss(out, stormy, LossConfig())
+    total1, terms = generator_loss(out, stormy, LossConfig(lambda_storm_flow=2.0))
+    assert float(total1 - total0) == pytest.approx(1.0, rel=1e-5) and "storm_flow" in terms
+    missing = replace(stormy, target_mask=torch.zeros_like(batch.target_mask))
+    assert float(storm_flow_loss(out, missing)) == 0  # missing targets never count
+    with pytest.raises(ValueError, match="target_motion"):
+        storm_flow_loss(out, batch)
+    with pytest.raises(ValueError, match="use_warp"):
+        storm_flow_loss(ModelOutput(frames=batch.targets.clone()), stormy)

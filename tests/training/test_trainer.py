@@ -355,3 +355,47 @@ def test_storm_mask_prior_raises_the_mask_near_storms_in_training(tmp_path):
             assert "storm_mask" in read_metrics(tmp_path / str(weight) / "metrics.csv")[-1]
     print(f"mask near the storm: {means}")
     assert 1 - means[1.0] < 0.25 * (1 - means[0.0])  # the other path's share near the storm, cut 4x
+
+
+class MotionClips(MemoryClips):
+    """MemoryClips whose targets carry the blob's motion from the last input (``target_motion``)."""
+
+    def __getitem__(self, i: int) -> Clip:
+        from dataclasses import replace
+
+        clip = super().__getitem__(i)
+        g = torch.Generator().manual_seed(self.seed * 7919 + i)  # moving_blob_clip's draws, epoch 0
+        torch.rand(2, generator=g)
+        vel = (torch.rand(2, generator=g) - 0.5) * 0.6  # (y, x) pixels per 3 h
+        k = clip.targets.shape[0]
+        peak = clip.targets[:, 0].flatten(1).argmax(1)
+        axis = torch.arange(SIZE, dtype=torch.float32)
+        yy, xx = torch.meshgrid(axis, axis, indexing="ij")
+        cy, cx = (peak // SIZE).float(), (peak % SIZE).float()
+        motion = torch.zeros(k, 3, SIZE, SIZE)
+        steps = torch.arange(1, k + 1, dtype=torch.float32)[:, None, None]
+        motion[:, 0], motion[:, 1] = -vel[1] * steps, -vel[0] * steps  # flow = -displacement
+        motion[:, 2] = (((yy - cy[:, None, None]) ** 2 + (xx - cx[:, None, None]) ** 2) <= 9.0).float()
+        return replace(clip, target_motion=motion)
+
+
+def test_storm_flow_prior_carries_the_storm_with_its_track_in_training(tmp_path):
+    data = MotionClips(4, vary_by_epoch=False)
+    errors = {}
+    for weight in (0.0, 1.0):
+        cfg = tiny_config(tmp_path / str(weight), max_steps=30, lr=1e-2, batch_size=4)
+        cfg.model.adversarial, cfg.model.warp_source = False, "reference"
+        cfg.data.storm_sigma_km, cfg.loss.lambda_storm_flow = 100.0, weight
+        model = train(cfg, dataset=data).model
+        err = []
+        for i in range(4):
+            clip = data[i]
+            with torch.no_grad():
+                out = model(clip.inputs[None], clip.input_times[None], clip.target_times[None])
+            m = clip.target_motion
+            err.append(float(((out.flow[0] - m[:, :2]).abs().sum(1) * m[:, 2]).sum() / m[:, 2].sum()))
+        errors[weight] = sum(err) / len(err)
+        if weight:
+            assert "storm_flow" in read_metrics(tmp_path / str(weight) / "metrics.csv")[-1]
+    print(f"flow error near the storm, pixels: {errors}")
+    assert errors[1.0] < 0.5 * errors[0.0]
