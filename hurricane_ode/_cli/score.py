@@ -101,6 +101,11 @@ def run(args: argparse.Namespace) -> int:
     if "pod" in s:
         print("  POD: " + ", ".join(f"{lt:g}h {x:.2f}" for lt, x in zip(s["lead_time"].values, s["pod"].values)))
         print("  FAR: " + ", ".join(f"{lt:g}h {x:.2f}" for lt, x in zip(s["lead_time"].values, s["far"].values)))
+    if "follow_kept" in s:
+        rows = zip(s["lead_time"].values, s["follow_kept"].values, s["follow_track_error_km"].values,
+                   s["follow_persistence_km"].values)
+        print("  storms followed from their initial fix, kept / track error km (best-track persistence): "
+              + ", ".join(f"{lt:g}h {k:.2f} / {e:.0f} ({p:.0f})" for lt, k, e, p in rows))
     print(f"  tracks: {s.attrs['tracks']}")
     print(f"  LPIPS: {s['lpips'].attrs.get('note', '')}")
     return 0

@@ -94,12 +94,14 @@ def test_cli_hindcast_then_score_end_to_end(tmp_path, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "RMSE PSL (Pa)" in out and "tracks.csv (found beside the truth files)" in out
+    assert "storms followed from their initial fix" in out
     table = pd.read_csv(tmp_path / "scores" / "scores.csv")
     assert table["lead_time_h"].tolist() == [0.0, 6.0, 12.0]
     assert table["rmse_PSL"].iloc[0] == pytest.approx(0.0, abs=1e-3)  # advection at lead 0 is the input
     for col in ("pod", "far", "hits", "misses", "false_alarms", "track_error_km", "skill_PSL", "n_excluded"):
         assert col in table.columns
     assert (tmp_path / "scores" / "track_matches.csv").is_file()
+    assert (tmp_path / "scores" / "track_follow.csv").is_file() and "follow_kept" in table.columns
     assert (tmp_path / "scores" / "scores_by_init.csv").is_file()
     rc = main(["score", "--hindcast", str(h), "--truth", str(world.directory), "--output",
                str(tmp_path / "scores"), "--no-lpips"])
