@@ -6,16 +6,17 @@ within the hit radius of a true storm; a forecast that leaves a storm behind is 
 the cases it got nearly right, or on another storm that wandered near. That flatters slow
 forecasts: persistence "hits" a fast storm only when some other centre lies near its new fix.
 
-Here each storm with a best-track fix at the initial time is followed instead, as the GFDL
-vortex tracker does (Marchok 2002): from its fix at the initial time, lead by lead, the forecast
-centre nearest to a first guess (the last followed position moved on with the last followed
-motion) within ``search_km`` becomes its next position, each centre used by one storm at most.
+Here each storm with a best-track fix at the initial time (inside the domain and farther from
+its edge than the tracker's radius) is followed instead, as the GFDL vortex tracker does
+(Marchok 2002): from its fix at the initial time, lead by lead, the forecast centre nearest to a
+first guess (the last followed position moved on with the last followed motion) within
+``search_km`` becomes its next position, each centre used by one storm at most.
 A storm with no centre in range is lost for the rest of that forecast (``followed`` False), not
 dropped. Track error is the great-circle distance from the followed position to the storm's
 fix at the valid time.
 
 Beside every followed case the rows carry two track-only references computed from the best
-track, as in the National Hurricane Center's verification (Cangialosi 2024):
+track, as the National Hurricane Center's annual forecast verification reports do:
 
 * ``persistence_km``: the storm left at its initial fix (the distance it moved);
 * ``xtrp_km``: its fix at the initial time moved on with its mean motion over the preceding
