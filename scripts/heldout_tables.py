@@ -56,7 +56,7 @@ def _depth(psl: np.ndarray, core: np.ndarray, ring: np.ndarray) -> float:
     return float(psl[ring].mean() - psl[core].min())
 
 
-def depth_retention(eval_dir: Path, world: Path, lead_h: float = 24.0) -> dict[str, float]:
+def depth_retention(eval_dir: Path, world: Path, lead_h: float = 24.0, models: list[str] | None = None) -> dict[str, float]:
     """Median over inits of forecast depth / true depth of the strongest storm at ``lead_h``."""
     from hurricane_ode.forecasting.inputs import open_basin_fields
     from hurricane_ode.verification.geometry import great_circle_km
@@ -64,7 +64,7 @@ def depth_retention(eval_dir: Path, world: Path, lead_h: float = 24.0) -> dict[s
     tracks = pd.read_csv(world / "tracks.csv")
     out: dict[str, float] = {}
     truth = None
-    for m in models_in(eval_dir):
+    for m in models if models is not None else models_in(eval_dir):
         path = eval_dir / f"{m}.nc"
         if not path.exists():
             continue
@@ -129,10 +129,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("eval_dir", type=Path)
     p.add_argument("--world", type=Path, default=None, help="world folder (default: build/worlds/heldout/<name>)")
+    p.add_argument("--models", nargs="+", default=None,
+                   help="tabulate only these (default: every scores_<model>/ present); the followed-track "
+                        "table's homogeneous sample is taken over these")
     args = p.parse_args()
     d = args.eval_dir
     world = args.world or Path("build/worlds/heldout") / d.name
-    models = models_in(d)
+    models = [m for m in models_in(d) if args.models is None or m in args.models]
     whole = {m: pd.read_csv(d / f"scores_{m}" / "scores.csv") for m in models}
     near = {m: pd.read_csv(d / f"scores600_{m}" / "scores.csv") for m in models if (d / f"scores600_{m}").exists()}
     print(f"### {d.name}")
@@ -156,7 +159,7 @@ def main() -> None:
         print(_table("track error, km, of the storms followed from their initial fix, on the cases "
                      "every forecast kept (homogeneous)", rows, LEADS))
     if world.exists():
-        ret = depth_retention(d, world)
+        ret = depth_retention(d, world, models=models)
         print("\n**depth of the strongest storm at +24 h, forecast / truth (median over inits)**\n")
         print("| " + " | ".join(ret) + " |\n|" + "---|" * len(ret) + "\n| " + " | ".join(_fmt(v, ".2f") for v in ret.values()) + " |")
 
