@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hurricane_ode.data.tracks import KM_PER_DEG, TIME_TOL_H, inside_tile, read_track_points
+from hurricane_ode.data.tracks import KM_PER_DEG, inside_tile, nearest_frames, read_track_points
 from hurricane_ode.errors import InputError
 from hurricane_ode.timeutil import hours_between
 
@@ -47,12 +47,8 @@ def storm_positions_by_frame(
     if not times:
         return {}
     ids = df["storm_id"].astype(str).to_numpy()
-    inside = inside_tile(lat, lon, tile_lat, tile_lon)
-    hours = hours_between(times, t0)
-    k = np.clip(np.searchsorted(frame_hours, hours), 0, frame_hours.size - 1)
-    k_prev = np.clip(k - 1, 0, frame_hours.size - 1)
-    near = np.where(np.abs(frame_hours[k_prev] - hours) < np.abs(frame_hours[k] - hours), k_prev, k)
-    hit = inside & (np.abs(frame_hours[near] - hours) <= TIME_TOL_H)
+    near, on_frame = nearest_frames(hours_between(times, t0), frame_hours)
+    hit = on_frame & inside_tile(lat, lon, tile_lat, tile_lon)
     dlat = float(tile_lat[1] - tile_lat[0]) if tile_lat.size > 1 else 1.0
     dlon = float(np.median(np.diff(tile_lon))) if tile_lon.size > 1 else 1.0
     rows = (lat - float(tile_lat[0])) / dlat

@@ -16,7 +16,7 @@ import pandas as pd
 from hurricane_ode.errors import InputError
 from hurricane_ode.timeutil import ISO_TIME, hours_between, parse_time
 
-__all__ = ["read_track_points", "inside_tile", "track_pixels_by_frame", "storm_proximity"]
+__all__ = ["read_track_points", "inside_tile", "nearest_frames", "track_pixels_by_frame", "storm_proximity"]
 
 KM_PER_DEG = 6371.0 * np.pi / 180.0
 """Kilometres per degree of latitude (spherical Earth of radius 6371 km)."""
@@ -98,6 +98,15 @@ def inside_tile(
     return lat_ok & lon_ok
 
 
+def nearest_frames(hours: np.ndarray, frame_hours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For points at ``hours``: the index of the nearest frame and whether it lies within
+    :data:`TIME_TOL_H` of it (``frame_hours`` ascending)."""
+    k = np.clip(np.searchsorted(frame_hours, hours), 0, frame_hours.size - 1)
+    k_prev = np.clip(k - 1, 0, frame_hours.size - 1)
+    near = np.where(np.abs(frame_hours[k_prev] - hours) < np.abs(frame_hours[k] - hours), k_prev, k)
+    return near, np.abs(frame_hours[near] - hours) <= TIME_TOL_H
+
+
 def track_pixels_by_frame(
     tracks: str | Path | pd.DataFrame,
     frame_times: np.ndarray,
@@ -127,12 +136,8 @@ def track_pixels_by_frame(
     if not times:
         return {}
     inside = inside_tile(lat, lon, tile_lat, tile_lon)
-    hours = hours_between(times, t0)[inside]
     lat, lon = lat[inside], lon[inside]
-    k = np.clip(np.searchsorted(frame_hours, hours), 0, frame_hours.size - 1)
-    k_prev = np.clip(k - 1, 0, frame_hours.size - 1)
-    near = np.where(np.abs(frame_hours[k_prev] - hours) < np.abs(frame_hours[k] - hours), k_prev, k)
-    hit = np.abs(frame_hours[near] - hours) <= TIME_TOL_H
+    near, hit = nearest_frames(hours_between(times, t0)[inside], frame_hours)
     rows = np.abs(tile_lat[None, :] - lat[:, None]).argmin(axis=1)
     dlon = float(np.median(np.diff(tile_lon))) if tile_lon.size > 1 else 1.0
     offset = np.mod(lon - tile_lon[0] + dlon / 2, 360.0) - dlon / 2  # degrees east of column 0

@@ -115,14 +115,14 @@ def follow_storms(
         dt = lead - t_prev
         guess = pos + vel * dt
         f = centres[fkeys == key] if len(centres) else centres
+        f_lat, f_lon = f["lat"].to_numpy(float), f["lon"].to_numpy(float)
+        f_psl = f["min_psl_pa"].to_numpy(float)
         live = np.flatnonzero(alive)
-        pairs = pair_centres(guess[live, 0], guess[live, 1], f["lat"].to_numpy(float),
-                             f["lon"].to_numpy(float), search_km) if len(live) and len(f) else []
+        pairs = pair_centres(guess[live, 0], guess[live, 1], f_lat, f_lon, search_km) if len(live) and len(f) else []
         got = {int(live[i]): j for i, j, _ in pairs}
         for k in live.tolist():
             if k in got:
-                j = got[k]
-                new = np.array([f["lat"].to_numpy(float)[j], f["lon"].to_numpy(float)[j]])
+                new = np.array([f_lat[got[k]], f_lon[got[k]]])
                 vel[k] = [(new[0] - pos[k, 0]) / dt, _wrap(new[1] - pos[k, 1]) / dt] if dt > 0 else 0.0
                 pos[k] = new
             else:
@@ -133,9 +133,7 @@ def follow_storms(
         for k, s in enumerate(ids):
             tl, tn, tp = fix.get(s, (np.nan, np.nan, np.nan))
             ok = bool(alive[k])
-            fc_psl = np.nan
-            if ok and k in got:
-                fc_psl = float(f["min_psl_pa"].to_numpy(float)[got[k]])
+            fc_psl = float(f_psl[got[k]]) if ok else np.nan  # a storm still followed was paired now
             xl, xn = lat0[k] + vel_past[k, 0] * lead, lon0[k] + vel_past[k, 1] * lead
             rows.append({
                 "storm": s, "time": key, "lead_time_h": float(lead), "followed": ok,
