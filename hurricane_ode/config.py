@@ -187,13 +187,13 @@ class ModelConfig:
     60 x 160 cells); inputs at another spacing are regridded to it (conservatively, NaN-aware)
     and the forecast says so. None: it runs on ``image_size`` tiles (the paper's fixed frames)."""
     flow_prior_max_speed: float = 1.0
-    """Cap on the prior's speed, pixels per clip-time unit (1 px/h = 111 km/h on a 1-degree
-    grid, well above any storm's translation; it stops a noisy estimate over a short gap
-    from carrying frames across the basin)."""
+    """Cap on the prior's speed, pixels per clip-time unit (1 px/h = 111 km/h at 1 degree, above any storm's
+    translation): a noisy estimate over a short gap must not carry frames across the basin."""
     warp_source: str = "previous"
-    """Ours. ``previous`` (paper): warp the previous output frame by this step's flow. ``reference``:
-    warp the reference frame X_{s_0} by the accumulated flow, one interpolation per output
-    instead of one per step, so repeated bilinear resampling does not smooth the vortices away."""
+    """Ours. ``previous`` (paper): warp the previous output by this step's flow. ``reference``: warp X_{s_0} by
+    the accumulated flow, one interpolation per output, so repeated resampling does not smooth vortices away."""
+    warp_interpolation: str = "bilinear"
+    """Warp sampling: ``bilinear`` (paper) or ``bicubic`` (ours; cubic convolution keeps narrow vortices deeper)."""
     head_init: str = "default"
     """Ours. ``default`` (paper): PyTorch's init for G's last layer. ``identity``: G's last layer
     starts at zero (D = 0, no flow correction) and the mask logit at ``mask_bias_init``, so the

@@ -43,6 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "a second training stage with, e.g., another loss weight (the model config must match)",
     )
     parser.add_argument(
+        "--init-from",
+        metavar="CKPT",
+        default=None,
+        help="start a new run from this checkpoint's generator weights only (any checkpoint, the "
+        "shipped model included): fine-tuning with fresh optimisers and discriminators, step 0",
+    )
+    parser.add_argument(
         "--output-dir",
         metavar="DIR",
         default=None,
@@ -144,6 +151,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--resume and --resume-from exclude each other")
     if args.resume_from and not Path(args.resume_from).is_file():
         raise FileNotFoundError(f"--resume-from: no checkpoint at {args.resume_from}")
+    if args.init_from and (args.resume or args.resume_from):
+        raise ConfigError("--init-from starts a new run; it excludes --resume and --resume-from")
+    if args.init_from and not Path(args.init_from).is_file():
+        raise FileNotFoundError(f"--init-from: no checkpoint at {args.init_from}")
     config = load_config(args.config) if args.config else Config()
     values = apply_overrides(config_to_dict(config), args.overrides)
     if args.dataset is not None:
@@ -185,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         train_values["progress"] = False
     config = config_from_dict(values)
     resume = args.resume_from if args.resume_from else bool(args.resume)
-    result = train(config, resume=resume, validate=validator_from_config(config))
+    result = train(config, resume=resume, validate=validator_from_config(config), init_from=args.init_from)
     if result.checkpoint is not None:
         summary = ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.metrics.items()))
         print(f"step {result.step} (epoch {result.epoch}): {summary}")

@@ -93,6 +93,7 @@ from hurricane_ode.models.base import (
 )
 from hurricane_ode.models.convgru import ConvGRUCell
 from hurricane_ode.models.motion import (
+    WARP_INTERPOLATIONS,
     advection_offset,
     advection_offsets,
     advection_velocity,
@@ -211,7 +212,7 @@ def compose(
         flow = parts.pop(0)
         if flow_bias is not None:
             flow = flow + flow_bias
-        warped = warp(x_prev if warp_image is None else warp_image, flow)
+        warped = warp(x_prev if warp_image is None else warp_image, flow, config.warp_interpolation)
     filler = x_prev + d if config.composition == "residual" else d
     if config.use_mask:
         m = torch.sigmoid(parts.pop(0))
@@ -297,6 +298,7 @@ class VidODE(ForecastModel):
             ("flow_prior", config.flow_prior, FLOW_PRIORS),
             ("warp_source", config.warp_source, WARP_SOURCES),
             ("head_init", config.head_init, HEAD_INITS),
+            ("warp_interpolation", config.warp_interpolation, WARP_INTERPOLATIONS),
         ):
             if value not in allowed:
                 raise ConfigError(f"ModelConfig.{name} must be one of {allowed}, got '{value}'")

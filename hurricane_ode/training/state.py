@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 BEST = "best.pt"
 
 #: model settings a second stage may change: they change no parameter's shape or meaning
-WEIGHT_FREE_MODEL_KEYS = frozenset({"model.instance_norm"})
+WEIGHT_FREE_MODEL_KEYS = frozenset({"model.instance_norm", "model.warp_interpolation", "model.grid_spacing_deg"})
 Validator = Callable[[nn.Module], Mapping[str, float]]
 
 
@@ -155,6 +155,35 @@ class TrainerState:
         self.resumed_from = path
         log.info("resumed from %s at step %d (epoch %d, batch %d)", path, self.global_step, self.epoch,
                  self.batch_in_epoch)  # fmt: skip
+
+    def init_from(self, path: str | os.PathLike) -> None:
+        """Start a new run from a checkpoint's generator weights only (fine-tuning).
+
+        Any checkpoint works, the shipped inference file included: optimisers, schedules,
+        discriminators, counters and RNG start afresh (step 0). The model config must match
+        but for :data:`WEIGHT_FREE_MODEL_KEYS`; normalisation statistics that differ from the
+        training data's are logged, since the weights were fitted to the checkpoint's.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"init_from: no checkpoint at {path}")
+        state = load_checkpoint(path)
+        diff = runtime_free_differences(state["config"], config_to_dict(self.config))
+        model_diff = [k for k in diff if k.startswith("model.") and k not in WEIGHT_FREE_MODEL_KEYS]
+        if model_diff:
+            raise CheckpointError(
+                f"init_from: the model config differs from checkpoint {path} in {model_diff}; "
+                "the weights only fit the architecture they were trained with"
+            )
+        unwrap(self.model).load_state_dict(state["model"])
+        load_memory_state(getattr(unwrap(self.model), "step_memories", {}), state.get("step_memories") or {})
+        ours, theirs = stats_for_checkpoint(self.dataset) or {}, state.get("stats") or {}
+        for var in sorted(set(ours) & set(theirs)):
+            for key in ("mean", "std"):
+                a, b = float(ours[var][key]), float(theirs[var][key])
+                if abs(a - b) > 1e-3 * max(abs(a), abs(b), 1e-12):
+                    log.warning("init_from: %s %s is %.6g in the training data, %.6g in %s", var, key, a, b, path)
+        log.info("initialised the generator from %s (its step %s); optimisers start afresh", path, state.get("step"))
 
     # ------------------------------------------------------------------ validation
     def run_validation(self, validate: Validator, best_key: str | None, logger: MetricsLog | None) -> dict[str, float]:

@@ -330,6 +330,7 @@ def train(
     resume: bool | str | os.PathLike = False,
     progress: bool | None = None,
     validate: Validator | None = None,
+    init_from: str | os.PathLike | None = None,
 ) -> TrainResult:
     """Train ``config.model`` (the simple entry point over :class:`Trainer`).
 
@@ -349,6 +350,9 @@ def train(
         Show a tqdm bar (default ``config.train.progress``); only rank 0 shows one.
     validate
         Optional validation callable, see :meth:`Trainer.fit`.
+    init_from
+        A checkpoint (e.g. the shipped model) whose generator weights start a new run; the
+        optimisers start afresh (:meth:`Trainer.init_from`). Excludes ``resume``.
 
     Returns
     -------
@@ -357,6 +361,8 @@ def train(
     Launch under ``torchrun`` for DDP (see :mod:`.distributed`).
     """
     validate_config(config)
+    if init_from is not None and resume is not False:
+        raise ConfigError("train: init_from and resume exclude each other")
     tc = config.train
     device_type = "cuda" if (tc.device.startswith("cuda") or (tc.device == "auto" and torch.cuda.is_available())) else "cpu"
     info = init_distributed(device_type)
@@ -364,6 +370,8 @@ def train(
         trainer = Trainer(config, dataset, progress=progress, info=info)
         if resume is not False:
             trainer.resume(None if resume is True else resume)
+        elif init_from is not None:
+            trainer.init_from(init_from)
         return trainer.fit(validate=validate)
     finally:
         cleanup_distributed(info)

@@ -153,3 +153,40 @@ def test_resume_restores_the_dopri5_step_memories(tmp_path):
     b.resume(path)
     ta, tb = a.step(batch), b.step(batch)
     assert torch.equal(ta["loss"], tb["loss"])
+
+
+def test_init_from_takes_the_generator_weights_only_and_starts_afresh(tmp_path, caplog):
+    """Fine-tuning a shipped model: weights from any checkpoint, step 0, fresh optimisers."""
+    import subprocess
+    import sys
+    from dataclasses import replace
+
+    from hurricane_ode.training.trainer import train
+
+    data = MemoryClips(8)
+    first = train(tiny_config(tmp_path / "stage1", max_steps=3), dataset=data)
+    state = load_checkpoint(tmp_path / "stage1" / LAST)
+    shipped = tmp_path / "shipped.pt"  # what scripts/ship_checkpoint.py keeps: no optimiser, no discriminators
+    keep = ("format_version", "package_version", "config", "stats", "model", "step")
+    torch.save({k: state[k] for k in keep}, shipped)
+    cfg = tiny_config(tmp_path / "tune", max_steps=0)
+    cfg = replace(cfg, model=replace(cfg.model, warp_interpolation="bicubic"))  # weight-free: allowed
+    tuned = Trainer(cfg, data)
+    tuned.init_from(shipped)
+    assert tuned.global_step == 0 and not tuned.resumed
+    for k, v in first.model.state_dict().items():
+        assert torch.equal(v, tuned.model.state_dict()[k])
+    assert not tuned.opt.state_dict()["state"]  # Adamax starts afresh
+    after = train(replace(cfg, train=replace(cfg.train, max_steps=2)), dataset=data, init_from=shipped)
+    assert after.step == 2 and load_checkpoint(tmp_path / "tune" / LAST)["step"] == 2
+    other = tiny_config(tmp_path / "other")
+    other = replace(other, model=replace(other.model, hidden_channels=16))
+    with pytest.raises(Exception, match="model config differs"):
+        Trainer(other, data).init_from(shipped)
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        Trainer(tiny_config(tmp_path / "x"), data).init_from(tmp_path / "missing.pt")
+    with pytest.raises(ConfigError, match="exclude"):
+        train(cfg, dataset=data, init_from=shipped, resume=True)
+    cli = subprocess.run([sys.executable, "-m", "hurricane_ode.cli", "train", "--init-from", str(shipped), "--resume"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert cli.returncode != 0 and "--init-from" in cli.stderr
