@@ -75,6 +75,11 @@ def test_baselines_writes_tables_and_record(baselines_run):
     for col in ("track_error_km", "detection_rate", "psl_mae_hpa", "wind_mae_ms", "n_true"):
         assert col in csv.columns
     assert (csv["n_true"] > 0).all()  # the demo world has storms in the natl tile
+    # storms followed from the last input: persistence keeps every one, at the distance it moved
+    pers = csv.set_index("model").loc["persistence"]
+    assert pers["n_follow_cases"] > 0 and pers["follow_kept"] == 1.0
+    assert pers["follow_track_error_km"] == pytest.approx(pers["follow_persistence_km"], rel=1e-9)
+    assert pers["follow_persistence_km"] > 0
     by_lead = pd.read_csv(out / "baselines_by_lead.csv")
     assert len(by_lead) == len(MODELS) * 2
     assert sorted(set(by_lead["lead_time_h"])) == [3.0, 6.0]

@@ -177,7 +177,8 @@ def _print_table(title: str, df: pd.DataFrame, columns: Sequence[str]) -> None:
 
 
 _SHOW = ["model", "steps", "mse_x1e3", "lpips", "ssim", "psnr", "rmse_phys_U850", "rmse_phys_V850",
-         "rmse_phys_PSL", "track_error_km", "detection_rate", "psl_mae_hpa", "wind_mae_ms"]  # fmt: skip
+         "rmse_phys_PSL", "follow_kept", "follow_track_error_km", "follow_persistence_km", "track_error_km",
+         "detection_rate", "psl_mae_hpa", "wind_mae_ms"]  # fmt: skip
 
 
 def evaluate(
@@ -296,10 +297,10 @@ def evaluate(
         files["mse_vs_lead_png"] = _try_plot(
             "plot_error_vs_lead", by_lead, root / f"{stem}_mse_vs_lead.png", metric="mse"
         )
-        if clips.tracking and by_lead["track_error_km"].notna().any():
+        if clips.tracking and by_lead["follow_track_error_km"].notna().any():
             files["track_error_vs_lead_png"] = _try_plot(
                 "plot_error_vs_lead", by_lead, root / f"{stem}_track_error_vs_lead.png",
-                metric="track_error_km",
+                metric="follow_track_error_km",
             )  # fmt: skip
         n_eval = len(clips.indices)
         windows = clips.n_windows
@@ -326,8 +327,8 @@ def evaluate(
         table = pd.DataFrame(table_rows)
         files["table"] = str(write_csv(table, root / f"{stem}.csv"))
         metrics = ["mse", "lpips"] if table["lpips"].notna().any() else ["mse", "ssim"]
-        if clips.tracking and table["track_error_km"].notna().any():
-            metrics.append("track_error_km")
+        if clips.tracking and table["follow_track_error_km"].notna().any():
+            metrics.append("follow_track_error_km")
         files["curves_png"] = _try_plot(
             "plot_sampling_rate_curves", table, root / f"{stem}.png", metrics=metrics
         )
@@ -356,7 +357,9 @@ def evaluate(
             "mse": "normalised (z-score) units squared, as the paper's Table 5; mse_x1e3 = mse * 1e3",
             "mse_phys_U850": "m2 s-2", "mse_phys_V850": "m2 s-2", "mse_phys_PSL": "Pa2",
             "rmse_phys_U850": "m s-1", "rmse_phys_V850": "m s-1", "rmse_phys_PSL": "Pa",
-            "psnr": "dB (data range 6 = +-3 sigma)", "track_error_km": "km (great circle)",
+            "psnr": "dB (data range 6 = +-3 sigma)", "track_error_km": "km (great circle), hits within 500 km",
+            "follow_track_error_km": "km (great circle), storms followed from the last input",
+            "follow_persistence_km": "km, the same cases left at their start", "follow_kept": "fraction",
             "psl_mae_hpa": "hPa", "wind_mae_ms": "m s-1",
         },  # fmt: skip
         "config": config_dict,

@@ -14,7 +14,10 @@ within ``max_distance_km`` (a miss otherwise). Reported per lead time: ``n_true`
 matched centres), ``psl_mae_hpa`` / ``psl_bias_hpa`` (forecast minus truth central
 pressure) and ``wind_mae_ms`` / ``wind_bias_ms`` (maximum 850 hPa wind nearby).
 Every true centre at every target time is considered, so a forecast that loses the
-storm shows up as a lower detection rate, not as a missing row.
+storm shows up as a lower detection rate, not as a missing row. Each storm in the clip's last
+observed input is also followed through the truth and the forecast
+(:mod:`hurricane_ode.evaluation.clip_following`): ``follow_kept``, ``follow_track_error_km``
+and ``follow_persistence_km``, the measure that does not reward chance hits.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from tqdm.auto import tqdm
 
 from hurricane_ode.config import DataConfig
 from hurricane_ode.data.clips import collate_clips
+from hurricane_ode.evaluation.clip_following import follow_in_clip, summarise_clip_following
 from hurricane_ode.errors import InputError
 from hurricane_ode.metrics import ZSCORE_DATA_RANGE, MetricAccumulator
 from hurricane_ode.tracking import find_centres, great_circle_km
@@ -55,6 +59,7 @@ class EvalClips:
     lon: np.ndarray | None = None
     tracking_note: str = ""
     _truth_centres: dict[int, pd.DataFrame] = field(default_factory=dict)
+    _start_centres: dict[int, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def tracking(self) -> bool:
@@ -202,6 +207,7 @@ def score_model(
         ssim=min(clips.dataset[clips.indices[0]].image_size) >= 11,
     )
     matches: list[dict[str, Any]] = []
+    followed: list[pd.DataFrame] = []
     ds = clips.dataset
     batches = [clips.indices[i : i + batch_size] for i in range(0, len(clips.indices), batch_size)]
     for idx in tqdm(batches, desc=desc, disable=not progress, leave=False, unit="batch"):
@@ -222,8 +228,12 @@ def score_model(
             leads = (times[j] - batch.input_times[j].cpu().double()[mask].max()).numpy()
             if i not in clips._truth_centres:
                 clips._truth_centres[i] = _centres(true_phys[j], clips.variables, leads, clips)
+                last = int(torch.nonzero(mask).max())
+                first = ds.inverse_normalize(batch.inputs[j, last : last + 1].cpu()).numpy()
+                clips._start_centres[i] = _centres(first, clips.variables, np.zeros(1), clips)
             fc = _centres(pred_phys[j], clips.variables, leads, clips)
             matches.extend(_match(clips._truth_centres[i], fc, max_distance_km))
+            followed.append(follow_in_clip(clips._start_centres[i], clips._truth_centres[i], fc, leads))
     res = acc.compute()
     nan = math.nan
     overall: dict[str, Any] = {"n_clips": len(clips.indices), "mse": res["mse_mean"]}
@@ -254,7 +264,10 @@ def score_model(
         m = pd.DataFrame(matches, columns=["lead_time_h", "matched", "track_error_km",
                                            "psl_error_hpa", "wind_error_ms"])  # fmt: skip
         overall.update(_track_summary(m))
+        f = pd.concat(followed, ignore_index=True) if followed else pd.DataFrame()
+        overall.update(summarise_clip_following(f))
         for row in per_lead:
             sel = m[np.isclose(m["lead_time_h"].to_numpy(float), row["lead_time_h"])]
             row.update(_track_summary(sel))
+            row.update(summarise_clip_following(f, row["lead_time_h"]))
     return overall, per_lead

@@ -25,6 +25,7 @@ METRIC_LABELS: dict[str, str] = {
     "psnr": "PSNR (dB)",
     "ssim": "SSIM",
     "track_error_km": "Track error (km)",
+    "follow_track_error_km": "Track error, storms followed (km)",
     "psl_mae_hpa": "Central pressure MAE (hPa)",
     "wind_mae_ms": "Max wind MAE (m s$^{-1}$)",
     "rmse_psl_hpa": "PSL RMSE (hPa)",
