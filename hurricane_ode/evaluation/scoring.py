@@ -36,8 +36,8 @@ from tqdm.auto import tqdm
 
 from hurricane_ode.config import DataConfig
 from hurricane_ode.data.clips import collate_clips
-from hurricane_ode.evaluation.clip_following import follow_in_clip, summarise_clip_following
 from hurricane_ode.errors import InputError
+from hurricane_ode.evaluation.clip_following import follow_in_clip, summarise_clip_following
 from hurricane_ode.metrics import ZSCORE_DATA_RANGE, MetricAccumulator
 from hurricane_ode.tracking import find_centres, great_circle_km
 
@@ -233,7 +233,7 @@ def score_model(
                 clips._start_centres[i] = _centres(first, clips.variables, np.zeros(1), clips)
             fc = _centres(pred_phys[j], clips.variables, leads, clips)
             matches.extend(_match(clips._truth_centres[i], fc, max_distance_km))
-            followed.append(follow_in_clip(clips._start_centres[i], clips._truth_centres[i], fc, leads))
+            followed.append(follow_in_clip(clips._start_centres[i], clips._truth_centres[i], fc, leads.tolist()))
     res = acc.compute()
     nan = math.nan
     overall: dict[str, Any] = {"n_clips": len(clips.indices), "mse": res["mse_mean"]}
