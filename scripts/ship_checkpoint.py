@@ -11,7 +11,8 @@ records which). Keeps what inference reads (format version, package version, con
 generator weights, the step and validation record) and drops the optimiser, scheduler,
 discriminator and RNG state, which only resuming needs. ``--grid-spacing`` writes
 ``model.grid_spacing_deg`` (inference only: the basin grid the model forecasts on) into the
-saved config. Written to a temporary name, then renamed; an existing target is replaced only if
+saved config; ``--warp-interpolation`` writes ``model.warp_interpolation`` (no weights depend on
+it). Written to a temporary name, then renamed; an existing target is replaced only if
 it is a hurricane_ode checkpoint.
 """
 
@@ -24,6 +25,7 @@ from pathlib import Path
 import torch
 
 from hurricane_ode.errors import InputError
+from hurricane_ode.models.motion import WARP_INTERPOLATIONS
 from hurricane_ode.training.checkpoint import average_checkpoints, load_checkpoint
 
 KEEP = ("format_version", "package_version", "config", "stats", "model", "step", "epoch", "metrics", "best",
@@ -35,6 +37,8 @@ def main() -> None:
     p.add_argument("sources", type=Path, nargs="+", help="checkpoint(s) of one run; several are averaged")
     p.add_argument("target", type=Path)
     p.add_argument("--grid-spacing", type=float, default=None, help="model.grid_spacing_deg (degrees)")
+    p.add_argument("--warp-interpolation", choices=WARP_INTERPOLATIONS, default=None,
+                   help="model.warp_interpolation of the shipped config (default: the sources')")
     args = p.parse_args()
     if len(args.sources) == 1:
         state = torch.load(args.sources[0], map_location="cpu", weights_only=True)
@@ -45,6 +49,8 @@ def main() -> None:
         if not args.grid_spacing > 0:
             raise SystemExit(f"--grid-spacing must be > 0, got {args.grid_spacing}")
         out["config"]["model"]["grid_spacing_deg"] = float(args.grid_spacing)
+    if args.warp_interpolation is not None:
+        out["config"]["model"]["warp_interpolation"] = args.warp_interpolation
     if args.target.exists():  # replace only a checkpoint, never a file of the user's
         try:
             load_checkpoint(args.target)

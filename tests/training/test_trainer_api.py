@@ -160,15 +160,20 @@ def test_init_from_takes_the_generator_weights_only_and_starts_afresh(tmp_path, 
     import subprocess
     import sys
     from dataclasses import replace
+    from pathlib import Path
 
     from hurricane_ode.training.trainer import train
 
     data = MemoryClips(8)
     first = train(tiny_config(tmp_path / "stage1", max_steps=3), dataset=data)
     state = load_checkpoint(tmp_path / "stage1" / LAST)
-    shipped = tmp_path / "shipped.pt"  # what scripts/ship_checkpoint.py keeps: no optimiser, no discriminators
-    keep = ("format_version", "package_version", "config", "stats", "model", "step")
-    torch.save({k: state[k] for k in keep}, shipped)
+    shipped = tmp_path / "shipped.pt"  # no optimiser, no discriminators
+    script = Path(__file__).resolve().parents[2] / "scripts" / "ship_checkpoint.py"
+    subprocess.run([sys.executable, str(script), str(tmp_path / "stage1" / LAST), str(shipped),
+                    "--warp-interpolation", "bicubic"], check=True, capture_output=True)  # fmt: skip
+    assert "optimizer" not in torch.load(shipped, weights_only=True)
+    assert load_checkpoint(shipped)["config"]["model"]["warp_interpolation"] == "bicubic"
+    assert state["config"]["model"]["warp_interpolation"] == "bilinear"
     cfg = tiny_config(tmp_path / "tune", max_steps=0)
     cfg = replace(cfg, model=replace(cfg.model, warp_interpolation="bicubic"))  # weight-free: allowed
     tuned = Trainer(cfg, data)
