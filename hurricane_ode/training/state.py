@@ -113,6 +113,18 @@ class TrainerState:
         barrier(self.info)
         return out
 
+    def _load_generator(self, path: Path, who: str, advice: str) -> tuple[dict[str, Any], list[str]]:
+        """Read ``path``, refuse a model config that differs (but for weight-free keys), load the
+        generator's weights and solver memories -> (checkpoint, every config difference)."""
+        state = load_checkpoint(path)
+        diff = runtime_free_differences(state["config"], config_to_dict(self.config))
+        model_diff = [k for k in diff if k.startswith("model.") and k not in WEIGHT_FREE_MODEL_KEYS]
+        if model_diff:
+            raise CheckpointError(f"{who}: the model config differs from checkpoint {path} in {model_diff}; {advice}")
+        unwrap(self.model).load_state_dict(state["model"])
+        load_memory_state(getattr(unwrap(self.model), "step_memories", {}), state.get("step_memories") or {})
+        return state, diff
+
     def resume(self, path: str | os.PathLike | None = None) -> None:
         """Continue exactly where a checkpoint stopped (weights, optimisers, counters, RNG, best).
 
@@ -126,18 +138,9 @@ class TrainerState:
             path = path / LAST
         if not path.exists():
             raise FileNotFoundError(f"resume: no checkpoint to resume from at {path}")
-        state = load_checkpoint(path)
-        diff = runtime_free_differences(state["config"], config_to_dict(self.config))
-        model_diff = [k for k in diff if k.startswith("model.") and k not in WEIGHT_FREE_MODEL_KEYS]
-        if model_diff:
-            raise CheckpointError(
-                f"resume: the model config differs from checkpoint {path} in {model_diff}; "
-                "resume with the original config or start a new --output-dir"
-            )
+        state, diff = self._load_generator(path, "resume", "resume with the original config or start a new --output-dir")
         if diff:
             log.warning("resume: config differs from checkpoint %s in %s", path, diff)
-        unwrap(self.model).load_state_dict(state["model"])
-        load_memory_state(getattr(unwrap(self.model), "step_memories", {}), state.get("step_memories") or {})
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
         if self.discriminators is not None:
@@ -167,16 +170,7 @@ class TrainerState:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"init_from: no checkpoint at {path}")
-        state = load_checkpoint(path)
-        diff = runtime_free_differences(state["config"], config_to_dict(self.config))
-        model_diff = [k for k in diff if k.startswith("model.") and k not in WEIGHT_FREE_MODEL_KEYS]
-        if model_diff:
-            raise CheckpointError(
-                f"init_from: the model config differs from checkpoint {path} in {model_diff}; "
-                "the weights only fit the architecture they were trained with"
-            )
-        unwrap(self.model).load_state_dict(state["model"])
-        load_memory_state(getattr(unwrap(self.model), "step_memories", {}), state.get("step_memories") or {})
+        state, _ = self._load_generator(path, "init_from", "the weights only fit the architecture they were trained with")
         ours, theirs = stats_for_checkpoint(self.dataset) or {}, state.get("stats") or {}
         for var in sorted(set(ours) & set(theirs)):
             for key in ("mean", "std"):
