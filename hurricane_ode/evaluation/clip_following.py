@@ -26,10 +26,9 @@ import pandas as pd
 
 from hurricane_ode.verification.following import FOLLOW_COLUMNS, follow_storms, summarise_following
 
-__all__ = ["follow_in_clip", "summarise_clip_following", "CLIP_FOLLOW_KEYS"]
+__all__ = ["true_track", "follow_in_clip", "summarise_clip_following"]
 
-#: keys :func:`summarise_clip_following` adds to a score row
-CLIP_FOLLOW_KEYS = ("n_follow_cases", "follow_kept", "follow_track_error_km", "follow_persistence_km")
+_NO_FIXES = ["storm_id", "time", "lat", "lon", "min_psl_pa"]
 
 
 def _keyed(centres: pd.DataFrame, keys: dict[float, str]) -> pd.DataFrame:
@@ -39,55 +38,64 @@ def _keyed(centres: pd.DataFrame, keys: dict[float, str]) -> pd.DataFrame:
     return out
 
 
-def follow_in_clip(
-    start: pd.DataFrame, truth: pd.DataFrame, forecast: pd.DataFrame, leads_h: Sequence[float]
-) -> pd.DataFrame:
-    """Follow the storms of ``start`` through one clip; rows of :data:`FOLLOW_COLUMNS`.
+def _follow(centres: pd.DataFrame, start: pd.DataFrame, fixes: pd.DataFrame, leads_h: Sequence[float]) -> pd.DataFrame:
+    """:func:`follow_storms` of ``start`` (storm ids = its row numbers) through centres timed by lead."""
+    leads = [float(v) for v in leads_h]
+    keys = {round(v, 6): f"lead{v:+011.4f}" for v in leads}
+    first = pd.DataFrame({"storm_id": np.arange(len(start)), "lat": start["lat"].to_numpy(float),
+                          "lon": start["lon"].to_numpy(float)})  # fmt: skip
+    return follow_storms(_keyed(centres, keys), first, fixes, [keys[round(v, 6)] for v in leads], leads)
+
+
+def true_track(start: pd.DataFrame, truth: pd.DataFrame, leads_h: Sequence[float]) -> pd.DataFrame:
+    """The storms of ``start`` followed through the truth's centres: their fixes, the reference.
 
     Parameters
     ----------
     start : centres (``lat``, ``lon``) in the clip's last observed input, the storms to follow.
-    truth, forecast : centres (``time`` = lead in hours, ``lat``, ``lon``, ``min_psl_pa``) in the
-        true and forecast target frames, as ``find_centres`` gives them.
+    truth : centres (``time`` = lead in hours, ``lat``, ``lon``, ``min_psl_pa``) in the true
+        target frames, as ``find_centres`` gives them.
     leads_h : the target frames' leads (hours after the last observed input), ascending or not.
+
+    Returns
+    -------
+    DataFrame of fixes (``storm_id`` = row of ``start``, ``time`` = lead key, ``lat``, ``lon``);
+    a storm the tracker loses in the truth has no fix from then on. Depends on the clip only.
+    """
+    if not len(start):
+        return pd.DataFrame(columns=_NO_FIXES)
+    rows = _follow(truth, start, pd.DataFrame(columns=_NO_FIXES), leads_h)
+    rows = rows[rows["followed"].astype(bool)]
+    return pd.DataFrame({"storm_id": rows["storm"], "time": rows["time"], "lat": rows["lat"],
+                         "lon": rows["lon"], "min_psl_pa": np.nan})  # fmt: skip
+
+
+def follow_in_clip(
+    start: pd.DataFrame, fixes: pd.DataFrame, forecast: pd.DataFrame, leads_h: Sequence[float]
+) -> pd.DataFrame:
+    """Follow the storms of ``start`` through one forecast; rows of :data:`FOLLOW_COLUMNS`.
+
+    ``fixes`` is :func:`true_track` of the same ``start``; ``forecast`` holds the forecast's
+    centres timed by lead, as the truth's are there.
     """
     if not len(start):
         return pd.DataFrame(columns=FOLLOW_COLUMNS)
-    leads = [float(v) for v in leads_h]
-    keys = {round(v, 6): f"lead{v:+011.4f}" for v in leads}
-    valid = [keys[round(v, 6)] for v in leads]
-    first = pd.DataFrame({"storm_id": np.arange(len(start)), "lat": start["lat"].to_numpy(float),
-                          "lon": start["lon"].to_numpy(float)})  # fmt: skip
-    no_fixes = pd.DataFrame(columns=["storm_id", "time", "lat", "lon", "min_psl_pa"])
-    true_rows = follow_storms(_keyed(truth, keys), first, no_fixes, valid, leads)
-    fixes = true_rows[true_rows["followed"].astype(bool)]
-    fixes = pd.DataFrame({"storm_id": fixes["storm"], "time": fixes["time"], "lat": fixes["lat"],
-                          "lon": fixes["lon"], "min_psl_pa": np.nan})  # fmt: skip
-    return follow_storms(_keyed(forecast, keys), first, fixes, valid, leads)
+    return _follow(forecast, start, fixes, leads_h)
 
 
 def summarise_clip_following(rows: pd.DataFrame, lead_h: float | None = None) -> dict[str, float]:
-    """:data:`CLIP_FOLLOW_KEYS` over ``rows`` (all leads pooled, or the one ``lead_h``)."""
-    nan = float("nan")
+    """``n_follow_cases``, ``follow_kept``, ``follow_track_error_km``, ``follow_persistence_km``
+    over ``rows`` (all leads pooled, or the one ``lead_h``)."""
     if lead_h is not None and len(rows):
         rows = rows[np.isclose(rows["lead_time_h"].to_numpy(float), lead_h)]
-    summary = summarise_following(rows) if len(rows) else pd.DataFrame()
-    if not len(summary):
+    if not len(rows):
+        nan = float("nan")
         return {"n_follow_cases": 0, "follow_kept": nan, "follow_track_error_km": nan,
                 "follow_persistence_km": nan}  # fmt: skip
-    n_cases = summary["n_follow_cases"].to_numpy(float)
-    n_kept = summary["n_followed"].to_numpy(float)
-    err = summary["follow_track_error_km"].to_numpy(float)
-    pers = summary["persistence_km"].to_numpy(float)
-    kept_total = float(n_kept.sum())
-    has = n_kept > 0
-
-    def weighted(x: np.ndarray) -> float:
-        return float((x[has] * n_kept[has]).sum() / kept_total) if kept_total else nan
-
+    pooled = summarise_following(rows.assign(lead_time_h=0.0)).iloc[0]  # one group: every lead
     return {
-        "n_follow_cases": int(n_cases.sum()),
-        "follow_kept": kept_total / float(n_cases.sum()) if n_cases.sum() else nan,
-        "follow_track_error_km": weighted(err),
-        "follow_persistence_km": weighted(pers),
+        "n_follow_cases": int(pooled["n_follow_cases"]),
+        "follow_kept": float(pooled["kept"]),
+        "follow_track_error_km": float(pooled["follow_track_error_km"]),
+        "follow_persistence_km": float(pooled["persistence_km"]),
     }

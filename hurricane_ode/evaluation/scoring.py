@@ -37,7 +37,11 @@ from tqdm.auto import tqdm
 from hurricane_ode.config import DataConfig
 from hurricane_ode.data.clips import collate_clips
 from hurricane_ode.errors import InputError
-from hurricane_ode.evaluation.clip_following import follow_in_clip, summarise_clip_following
+from hurricane_ode.evaluation.clip_following import (
+    follow_in_clip,
+    summarise_clip_following,
+    true_track,
+)
 from hurricane_ode.metrics import ZSCORE_DATA_RANGE, MetricAccumulator
 from hurricane_ode.tracking import find_centres, great_circle_km
 
@@ -60,6 +64,7 @@ class EvalClips:
     tracking_note: str = ""
     _truth_centres: dict[int, pd.DataFrame] = field(default_factory=dict)
     _start_centres: dict[int, pd.DataFrame] = field(default_factory=dict)
+    _true_tracks: dict[int, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def tracking(self) -> bool:
@@ -231,9 +236,10 @@ def score_model(
                 last = int(torch.nonzero(mask).max())
                 first = ds.inverse_normalize(batch.inputs[j, last : last + 1].cpu()).numpy()
                 clips._start_centres[i] = _centres(first, clips.variables, np.zeros(1), clips)
+                clips._true_tracks[i] = true_track(clips._start_centres[i], clips._truth_centres[i], leads.tolist())
             fc = _centres(pred_phys[j], clips.variables, leads, clips)
             matches.extend(_match(clips._truth_centres[i], fc, max_distance_km))
-            followed.append(follow_in_clip(clips._start_centres[i], clips._truth_centres[i], fc, leads.tolist()))
+            followed.append(follow_in_clip(clips._start_centres[i], clips._true_tracks[i], fc, leads.tolist()))
     res = acc.compute()
     nan = math.nan
     overall: dict[str, Any] = {"n_clips": len(clips.indices), "mse": res["mse_mean"]}
