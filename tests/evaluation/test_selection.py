@@ -1,4 +1,4 @@
-"""Checkpoint selection rules: lead-balanced against the baseline, all-lead NMSE, clear errors."""
+"""Checkpoint selection rules: lead-balanced against the baseline, all-lead NMSE, storm keeping, clear errors."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import pytest
 from hurricane_ode.errors import InputError
 from hurricane_ode.evaluation.selection import (
     LEADS_H,
+    STORM_LEADS_H,
     all_leads_score,
     lead_balanced_score,
     rank_candidates,
+    storm_keeping_score,
 )
 
 
@@ -54,3 +56,41 @@ def test_missing_rows_leads_and_rules_are_named():
         lead_balanced_score(worlds, "x")
     with pytest.raises(InputError, match="rule must be one of"):
         rank_candidates(worlds, ["m"], "best_looking")
+
+
+def with_storms(base: dict[str, float], pod_init: float, follow_kept: float) -> dict[str, float]:
+    out = dict(base)
+    for lead in STORM_LEADS_H:
+        out[f"pod_init_{lead:g}h"] = pod_init
+        out[f"follow_kept_{lead:g}h"] = follow_kept
+    return out
+
+
+def test_storm_keeping_gates_on_every_lead_then_prefers_the_storms_kept():
+    # "keeper" holds more storms than "even" and is ahead of the baseline everywhere; "reckless"
+    # holds the most but is behind the baseline at 3 h on one world, so it fails the gate
+    behind_at_3h = row([0.011] + [v * 0.9 for v in list(BASE.values())[1:6]])
+    worlds = [
+        {"advection_lk": BASE, "even": with_storms(EVEN, 0.7, 0.7), "keeper": with_storms(EVEN, 0.8, 0.9),
+         "reckless": with_storms(LONG, 1.0, 1.0)},
+        {"advection_lk": BASE, "even": with_storms(EVEN, 0.7, 0.7), "keeper": with_storms(EVEN, 0.8, 0.9),
+         "reckless": with_storms(behind_at_3h, 1.0, 1.0)},
+    ]
+    assert storm_keeping_score(worlds, "keeper") == pytest.approx(0.15)
+    assert storm_keeping_score(worlds, "even") == pytest.approx(0.30)
+    assert storm_keeping_score(worlds, "reckless") == float("inf")
+    ranked = [c for c, _ in rank_candidates(worlds, ["reckless", "even", "keeper"], "storm_keeping")]
+    assert ranked == ["keeper", "even", "reckless"]
+
+
+def test_storm_keeping_ties_go_to_the_lower_lead_balanced_score():
+    better_fields = row([v * 0.8 for v in list(BASE.values())[:6]])
+    worlds = [{"advection_lk": BASE, "even": with_storms(EVEN, 0.8, 0.8),
+               "sharp": with_storms(better_fields, 0.8, 0.8)}]
+    assert [c for c, _ in rank_candidates(worlds, ["even", "sharp"], "storm_keeping")] == ["sharp", "even"]
+
+
+def test_storm_keeping_names_a_missing_storm_score():
+    worlds = [{"advection_lk": BASE, "m": EVEN}]
+    with pytest.raises(InputError, match="lacks pod_init_12h for 'm'"):
+        storm_keeping_score(worlds, "m")
