@@ -125,6 +125,21 @@ def followed_errors(follow: dict[str, pd.DataFrame], leads: tuple[int, ...]) -> 
     return rows, counts
 
 
+def pod_ratios(whole: dict[str, pd.DataFrame]) -> dict[str, list[str]]:
+    """Each model's POD over the truth's, by lead, and the ceiling of a forecast that predicts no genesis.
+
+    The ceiling keeps every storm present at the initial time as often as the tracker finds it in the
+    true fields, and none born later: ``pod_init * n_true_init / n_true`` of the truth, over its POD.
+    """
+    truth = whole["truth"]
+    rows = {m: [_fmt(_at(t, "pod", L) / _at(truth, "pod", L), ".2f") for L in LEADS] for m, t in whole.items()
+            if m != "truth"}
+    rows["ceiling without genesis"] = [
+        _fmt(_at(truth, "pod_init", L) * _at(truth, "n_true_init", L) / _at(truth, "n_true", L)
+             / _at(truth, "pod", L), ".2f") for L in LEADS]
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("eval_dir", type=Path)
@@ -151,6 +166,8 @@ def main() -> None:
                           ("follow_kept", "storms followed from their initial fix: fraction kept", ".2f")):
         rows = {m: [_fmt(_at(t, col, L), f) for L in LEADS] for m, t in whole.items()}
         print(_table(title, rows, LEADS))
+    if "truth" in whole:
+        print(_table("POD / the truth's POD (issue 13's target: >= 0.80 at +24 h)", pod_ratios(whole), LEADS))
     follow = {m: pd.read_csv(d / f"scores_{m}" / "track_follow.csv") for m in models
               if (d / f"scores_{m}" / "track_follow.csv").exists()}
     if follow:
