@@ -5,8 +5,9 @@
 Reads ``scores_<model>/scores.csv`` (whole basin; ``truth`` is the tracker run on the true
 fields themselves, the reference for POD), ``scores_<model>/track_follow.csv`` (every storm
 followed from its initial fix) and ``scores600_<model>/scores.csv``
-(cells within 600 km of a best-track fix) for every model present, and, with the world's
-files, the depth (ring mean minus centre, 300-600 km ring) of the strongest storm at +24 h
+(cells within 600 km of a best-track fix) for every model present, the truth's storms each
+forecast misses at +24 h by cause (``track_matches.csv``; hurricane_ode.verification.misses)
+and, with the world's files, the depth (ring mean minus centre, 300-600 km ring) of the strongest storm at +24 h
 in the forecasts against the truth.
 """
 
@@ -18,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+from hurricane_ode.verification.misses import MISS_CAUSES, count_misses
 
 BASELINES = ("persistence", "advection", "advection_lk", "truth")
 
@@ -140,6 +143,26 @@ def pod_ratios(whole: dict[str, pd.DataFrame]) -> dict[str, list[str]]:
     return rows
 
 
+def miss_rows(eval_dir: Path, models: list[str], lead_h: float = 24.0) -> dict[str, list[str]]:
+    """``{model: [truth hits, misses by cause..., hits the truth missed]}`` at ``lead_h``, for every
+    model with ``track_matches.csv`` and ``track_follow.csv`` (the truth's own matches are the reference)."""
+    ref = eval_dir / "scores_truth" / "track_matches.csv"
+    if not ref.exists():
+        return {}
+    truth = pd.read_csv(ref)
+    rows = {}
+    for m in models:
+        d = eval_dir / f"scores_{m}"
+        if m == "truth" or not (d / "track_matches.csv").exists() or not (d / "track_follow.csv").exists():
+            continue
+        c = count_misses(truth, pd.read_csv(d / "track_matches.csv"), pd.read_csv(d / "track_follow.csv"), lead_h)
+        rows[m] = [str(v) for v in c.values()]
+    return rows
+
+
+MISS_HEADER = ("truth hits",) + MISS_CAUSES + ("hits the truth missed",)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("eval_dir", type=Path)
@@ -175,6 +198,12 @@ def main() -> None:
         rows["cases"] = [str(n) for n in counts]
         print(_table("track error, km, of the storms followed from their initial fix, on the cases "
                      "every forecast kept (homogeneous)", rows, LEADS))
+    misses = miss_rows(d, models)
+    if misses:
+        print("\n**+24 h: the storms the truth's tracker finds that each forecast misses, by cause "
+              "(hurricane_ode.verification.misses)**\n")
+        print("| model | " + " | ".join(MISS_HEADER) + " |\n|---|" + "---|" * len(MISS_HEADER))
+        print("\n".join(f"| {m} | " + " | ".join(cells) + " |" for m, cells in misses.items()))
     if world.exists():
         ret = depth_retention(d, world, models=models)
         print("\n**depth of the strongest storm at +24 h, forecast / truth (median over inits)**\n")

@@ -34,3 +34,21 @@ def test_pod_ratio_and_the_no_genesis_ceiling(tables):
     assert set(rows) == {"m", "ceiling without genesis"}
     assert rows["m"] == ["0.70"] * len(leads)
     assert rows["ceiling without genesis"] == [f"{0.76 / 0.90:.2f}"] * len(leads)
+
+
+def test_miss_rows_reads_the_score_files(tables, tmp_path):
+    # one storm the truth's tracker finds at +24 h; the forecast followed it but 400 km off
+    base = {"storm": ["s", "s"], "init_time": ["2005-08-03T00:00:00"] * 2, "lead_time_h": [3.0, 24.0],
+            "false_alarm": [False, False], "at_init": [True, True]}
+    for name, matched in (("truth", [True, True]), ("m", [True, False])):
+        (tmp_path / f"scores_{name}").mkdir()
+        pd.DataFrame({**base, "matched": matched}).to_csv(tmp_path / f"scores_{name}" / "track_matches.csv", index=False)
+    pd.DataFrame({"storm": ["s", "s"], "init_time": base["init_time"], "lead_time_h": [3.0, 24.0],
+                  "followed": [True, True], "track_error_km": [30.0, 400.0]}).to_csv(
+        tmp_path / "scores_m" / "track_follow.csv", index=False)
+    rows = tables.miss_rows(tmp_path, ["m", "truth"])
+    assert list(rows) == ["m"]
+    assert dict(zip(tables.MISS_HEADER, rows["m"])) == {
+        "truth hits": "1", "born after the initial time": "0", "not followed": "0", "weak at the start": "0",
+        "lost at the first lead": "0", "lost later": "0", "displaced": "1", "other": "0", "hits the truth missed": "0"}
+    assert tables.miss_rows(tmp_path / "nowhere", ["m"]) == {}
