@@ -55,10 +55,12 @@ def _score(row: Mapping[str, float], key: str, name: str, world: int) -> float:
     return float(row[key])
 
 
-def _row(rows: Rows, name: str, world: int) -> Mapping[str, float]:
+def _row(rows: Rows, name: str, world: int, baseline: bool = False) -> Mapping[str, float]:
     if name not in rows:
+        hint = (f" (the rule compares every candidate with the baseline {name!r}: score it on the same "
+                f"world, validate_checkpoints.py WORLD CKPT... --baselines {name})") if baseline else ""
         raise InputError(
-            f"selection: world {world} has no scores for {name!r}; it has {sorted(rows)}"
+            f"selection: world {world} has no scores for {name!r}; it has {sorted(rows)}{hint}"
         )
     return rows[name]
 
@@ -77,7 +79,7 @@ def lead_balanced_score(
     """Mean over worlds and leads of NMSE(candidate, lead) / NMSE(baseline, lead)."""
     ratios = []
     for i, w in enumerate(worlds):
-        mine, base = _row(w, candidate, i), _row(w, baseline, i)
+        mine, base = _row(w, candidate, i), _row(w, baseline, i, baseline=True)
         for lead in leads_h:
             key = f"nmse_{lead:g}h"
             if key not in mine or key not in base:
@@ -99,7 +101,7 @@ def storm_keeping_score(
     """``1 - kept`` (see the module notes) if NMSE beats ``baseline`` at every lead everywhere, else inf."""
     kept = []
     for i, w in enumerate(worlds):
-        mine, base = _row(w, candidate, i), _row(w, baseline, i)
+        mine, base = _row(w, candidate, i), _row(w, baseline, i, baseline=True)
         for lead in leads_h:
             key = f"nmse_{lead:g}h"
             if _score(mine, key, candidate, i) >= _score(base, key, baseline, i):

@@ -58,6 +58,13 @@ def test_missing_rows_leads_and_rules_are_named():
         rank_candidates(worlds, ["m"], "best_looking")
 
 
+def test_a_world_scored_without_the_baseline_says_how_to_score_it():
+    worlds = [{"m": EVEN}]  # validate_checkpoints.py run with an empty --baselines
+    for rule in ("lead_balanced", "storm_keeping"):
+        with pytest.raises(InputError, match="no scores for 'advection_lk'.*--baselines advection_lk"):
+            rank_candidates(worlds, ["m"], rule)
+
+
 def with_storms(base: dict[str, float], pod_init: float, follow_kept: float) -> dict[str, float]:
     out = dict(base)
     for lead in STORM_LEADS_H:
