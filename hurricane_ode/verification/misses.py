@@ -22,6 +22,7 @@ writes (``track_matches.csv`` of the truth and of a forecast, and the forecast's
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from hurricane_ode.verification.trackscore import DEFAULT_MATCH_KM
@@ -68,27 +69,25 @@ def classify_misses(
     miss = j[~j["forecast_matched"].fillna(False).astype(bool)][_KEY + ["at_init"]].copy()
     fo = follow[_KEY + ["followed", "track_error_km"]].copy()
     fo["followed"] = fo["followed"].astype(bool)
-    first_lead = fo.groupby(["storm", "init_time"])["lead_time_h"].transform("min")
-    first = fo[fo["lead_time_h"] == first_lead][["storm", "init_time", "followed"]]
-    first = first.rename(columns={"followed": "held_at_first_lead"})
-    seen = fo[fo["lead_time_h"] == first_lead][_KEY].merge(t[_KEY + ["matched"]], on=_KEY, how="left")
-    seen = seen.rename(columns={"matched": "truth_at_first_lead"}).drop(columns="lead_time_h")
+    # each storm's first followed lead: held there by the forecast, and found there by the truth's tracker?
+    first = fo[fo["lead_time_h"] == fo.groupby(["storm", "init_time"])["lead_time_h"].transform("min")]
+    first = first[_KEY + ["followed"]].merge(t[_KEY + ["matched"]], on=_KEY, how="left")
+    first = first.rename(columns={"followed": "held_first", "matched": "truth_first"}).drop(columns="lead_time_h")
     miss = miss.merge(fo, on=_KEY, how="left").merge(first, on=["storm", "init_time"], how="left")
-    miss = miss.merge(seen, on=["storm", "init_time"], how="left")
 
-    def cause(r: pd.Series) -> str:
-        if not r["at_init"]:
-            return MISS_CAUSES[0]
-        if pd.isna(r["followed"]):
-            return MISS_CAUSES[1]
-        if not r["followed"]:
-            if bool(r["held_at_first_lead"]):
-                return MISS_CAUSES[4]
-            seen_by_truth = pd.notna(r["truth_at_first_lead"]) and bool(r["truth_at_first_lead"])
-            return MISS_CAUSES[3] if seen_by_truth else MISS_CAUSES[2]
-        return MISS_CAUSES[5] if float(r["track_error_km"]) > hit_km else MISS_CAUSES[6]
+    def flag(col: str) -> np.ndarray:
+        return miss[col].fillna(False).astype(bool).to_numpy()
 
-    miss["cause"] = [cause(r) for _, r in miss.iterrows()] if len(miss) else pd.Series(dtype=str)
+    lost = ~flag("followed")
+    rules = [  # the first that holds decides
+        (~flag("at_init"), "born after the initial time"),
+        (miss["followed"].isna().to_numpy(), "not followed"),
+        (lost & flag("held_first"), "lost later"),
+        (lost & flag("truth_first"), "lost at the first lead"),
+        (lost, "weak at the start"),
+        (miss["track_error_km"].to_numpy(float) > hit_km, "displaced"),
+    ]
+    miss["cause"] = np.select([c for c, _ in rules], [n for _, n in rules], default="other") if len(miss) else []
     return miss[_KEY + ["track_error_km", "cause"]].reset_index(drop=True)
 
 
