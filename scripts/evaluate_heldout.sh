@@ -36,13 +36,11 @@ for w in "${WORLDS[@]}"; do
     if [ "$m" = "$NAME" ]; then
       "$HO" hindcast "${common[@]}" --checkpoint "$CKPT" --output "$out/$NAME.nc"
     elif [ "$m" = truth ]; then
-      continue
+      [ -e "$out/truth.nc" ] || "$HO" hindcast "${common[@]}" --model truth --shape 60 160 --output "$out/truth.nc"
     else
       "$HO" hindcast "${common[@]}" --model "$m" --shape 60 160 --output "$out/$m.nc"
     fi
   done
-  first=$(ls "$out"/*.nc | head -n 1)
-  [ -e "$out/truth.nc" ] || "$PY" scripts/truth_hindcast.py "$first" "$w" "$out/truth.nc"
   for m in $MODELS; do
     "$HO" score --hindcast "$out/$m.nc" --truth "$w" --tracks "$w/tracks.csv" --no-lpips \
         --output "$out/scores_$m" --overwrite

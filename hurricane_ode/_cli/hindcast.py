@@ -31,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint file or run directory (default without --model: the shipped demo model)")
     parser.add_argument("--model", metavar="NAME",
                         help="a registered parameter-free model run without a checkpoint (persistence, "
-                             "advection); its normalisation statistics are computed from the inputs")
+                             "advection); its normalisation statistics are computed from the inputs. 'truth' "
+                             "writes the inputs' own fields at the valid times: the reference `hurricane-ode "
+                             "misses --truth-scores` needs, scored like any hindcast")
     parser.add_argument("--shape", nargs=2, type=int, metavar=("H", "W"),
                         help="tile shape for --model runs on CAM5 files (default: native resolution)")
     parser.add_argument("--batch-size", type=int, default=16, help="initial times per forward pass")

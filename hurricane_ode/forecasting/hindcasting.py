@@ -36,9 +36,13 @@ from hurricane_ode.forecasting.inputs import (
     stats_arrays,
 )
 from hurricane_ode.models.inference import Forecaster, baseline_forecaster, load_forecaster
-from hurricane_ode.timeutil import hours_between, parse_times, to_cftime
+from hurricane_ode.timeutil import hours_between, parse_times, time_key, to_cftime
 
-__all__ = ["hindcast", "parse_leads", "parse_durations", "input_stats"]
+__all__ = ["hindcast", "parse_leads", "parse_durations", "input_stats", "TRUTH"]
+
+#: ``hindcast(None, ..., model=TRUTH)``: the inputs' own fields at the valid times, not a forecast
+#: but the verification reference (the tracker run on it gives the POD a forecast is measured against)
+TRUTH = "truth"
 
 _DUR = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*(h|hr|hours?|m|min|minutes?|d|days?)?\s*$", re.I)
 _DEFAULT_VARIABLES = ("U850", "V850", "PSL")
@@ -171,6 +175,8 @@ def hindcast(
         default: the last ``n_inputs`` frames at or before it.
     model : a registered model name (``persistence``, ``advection`` ...) run without a
         checkpoint; normalisation statistics are then computed from the inputs (attrs say so).
+        ``"truth"`` (:data:`TRUTH`) writes the inputs' own fields at the valid times (they must
+        cover them): the reference that POD over the truth's POD is measured against.
     shape : tile (H, W) for ``model=`` runs on CAM5 inputs (default: native resolution).
     batch_size : initial times per forward pass.
     device : torch device.
@@ -182,6 +188,8 @@ def hindcast(
     """
     if int(batch_size) < 1:
         raise InputError(f"batch_size must be >= 1, got {batch_size}")
+    if checkpoint_or_model is None and model == TRUTH:
+        return _true_fields(inputs, basin, init_times, lead_times, shape)
     fc = _resolve_model(checkpoint_or_model, model, device)
     variables = fc.variables if fc is not None else list(_DEFAULT_VARIABLES)
     grid = model_grid(fc, basin) if fc is not None else shape
@@ -260,6 +268,40 @@ def hindcast(
     for v in variables:
         attrs[f"norm_mean_{v}"], attrs[f"norm_std_{v}"] = fc.stats[v]
     return hindcast_dataset(out, variables, np.asarray(ds.lat.values), np.asarray(ds.lon.values),
+                            inits, leads, calendar, attrs)
+
+
+def _true_fields(inputs: Any, basin: str, init_times: str | Sequence, lead_times: str | Sequence,
+                 shape: tuple[int, int] | None) -> xr.Dataset:
+    """``hindcast(None, ..., model="truth")``: the inputs at each valid time, on the tile grid."""
+    who = f"model '{TRUTH}'"
+    ds = open_basin_fields(inputs, basin, list(_DEFAULT_VARIABLES), shape, who)
+    calendar = calendar_of(ds)
+    inits = parse_times(init_times, calendar) if isinstance(init_times, str) \
+        else sorted(set(to_cftime(list(init_times), calendar)))
+    leads = parse_leads(lead_times)
+    index = {time_key(t): i for i, t in enumerate(ds.time.values)}
+    valid = [[time_key(t0 + timedelta(hours=float(h))) for h in leads] for t0 in inits]
+    missing = sorted({v for row in valid for v in row if v not in index})
+    if missing:
+        raise InputError(
+            f"{who}: valid time(s) {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''} are not frames "
+            f"of the inputs (they run from {ds.time.values[0]} to {ds.time.values[-1]}); the truth can only "
+            "be written where the inputs have it"
+        )
+    used = sorted({index[v] for row in valid for v in row})
+    pos = {i: k for k, i in enumerate(used)}
+    frames = np.asarray(ds.isel(time=used).to_array("channel").transpose("time", "channel", "lat", "lon").values,
+                        dtype=np.float32)  # only the frames the valid times need, read lazily
+    out = frames[np.array([[pos[index[v]] for v in row] for row in valid])]
+    attrs: dict[str, Any] = {
+        "model": TRUTH, "checkpoint": "none", "hurricane_ode_version": __version__,
+        "basin": str(ds.attrs.get("basin", basin)), "calendar": calendar,
+        "title": "true fields at the hindcast's valid times (the verification reference, not a forecast)",
+        "input_selection": "none: every frame is the inputs' own field at its valid time",
+        "normalisation": "none", **grid_attrs(ds),
+    }
+    return hindcast_dataset(out, list(_DEFAULT_VARIABLES), np.asarray(ds.lat.values), np.asarray(ds.lon.values),
                             inits, leads, calendar, attrs)
 
 

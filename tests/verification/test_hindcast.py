@@ -112,3 +112,22 @@ def test_cli_hindcast_then_score_end_to_end(tmp_path, capsys):
     rc = main(["score", "--hindcast", str(h), "--truth", str(world.directory), "--output",
                str(tmp_path / "s3"), "--tracker", "min_vort=1"])
     assert rc == 2 and "unknown key 'min_vort'" in capsys.readouterr().err
+
+
+def test_the_truth_reference_is_the_inputs_at_the_valid_times(demo_world):
+    from hurricane_ode.forecasting.inputs import open_basin_fields
+
+    files = list(demo_world.files)
+    t = hindcast(None, files, "natl", "2005-08-02T00,2005-08-02T12", "0/12h/6h", model="truth", shape=(16, 32))
+    assert t.attrs["model"] == "truth" and t.attrs["normalisation"] == "none"
+    assert dict(t.sizes) == {"init_time": 2, "lead_time": 3, "lat": 16, "lon": 32}
+    fields = open_basin_fields(files, "natl", ["U850", "V850", "PSL"], (16, 32), "test")
+    for n, lead in ((0, 0), (0, 2), (1, 1)):
+        valid = t["valid_time"].values[n, lead]
+        np.testing.assert_array_equal(t["PSL"].values[n, lead], fields["PSL"].sel(time=valid).values)
+        np.testing.assert_array_equal(t["V850"].values[n, lead], fields["V850"].sel(time=valid).values)
+    # the 12 h lead of the first initial time is the initial field of the second
+    np.testing.assert_array_equal(t["U850"].values[0, 2], t["U850"].values[1, 0])
+    # the truth exists only where the inputs have it (the world ends on 2005-08-04T21)
+    with pytest.raises(InputError, match=r"model 'truth': valid time\(s\) 2005-08-05T00:00:00 are not frames"):
+        hindcast(None, files, "natl", "2005-08-04T00", "24h", model="truth", shape=(16, 32))
