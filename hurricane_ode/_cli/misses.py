@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="`hurricane-ode score --output` directories of the forecasts (NAME defaults to "
                              "the directory's name without 'scores_')")
     parser.add_argument("--truth-scores", required=True, type=Path, metavar="DIR",
-                        help="the scores of the true fields run through `hurricane-ode score` as a hindcast "
-                             "(the tracker's reference)")
+                        help="`hurricane-ode score --output` of the true fields at the same initial times and "
+                             "leads (`hurricane-ode hindcast --model truth`): the tracker's reference")
     parser.add_argument("--lead", type=float, default=24.0, metavar="HOURS", help="lead time to count at")
     parser.add_argument("--match-km", type=float, default=300.0,
                         help="the hit radius the scores used (km): beyond it a followed storm is displaced")
