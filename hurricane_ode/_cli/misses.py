@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from hurricane_ode.outputs import atomic_file
     from hurricane_ode.verification.misses import (
         FIXABLE_CAUSES,
+        MISS_CAUSES,
         count_misses,
         reachable_fraction,
         read_track_scores,
@@ -75,8 +76,7 @@ def run(args: argparse.Namespace) -> int:
     print("| forecast | " + " | ".join(header) + " | POD / the truth's |")
     print("|---|" + "---|" * (len(header) + 1))
     for n, c in counts.items():
-        hits = c["truth hits"] - sum(v for k, v in c.items() if k not in ("truth hits", "hits the truth missed")) \
-            + c["hits the truth missed"]
+        hits = c["truth hits"] - sum(c[k] for k in MISS_CAUSES) + c["hits the truth missed"]
         ratio = hits / c["truth hits"] if c["truth hits"] else float("nan")
         print(f"| {n} | " + " | ".join(str(v) for v in c.values()) + f" | {ratio:.3f} |")
     reach = reachable_fraction(truth, args.lead)

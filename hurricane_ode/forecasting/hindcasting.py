@@ -131,6 +131,13 @@ def _resolve_model(
     return fc
 
 
+def _initial_times(init_times: str | Sequence, calendar: str) -> list[cftime.datetime]:
+    """A spec such as ``"2005-08-24T00/2005-08-30T00/12h"`` or a sequence of times -> sorted, unique cftimes."""
+    if isinstance(init_times, str):
+        return parse_times(init_times, calendar)
+    return sorted(set(to_cftime(list(init_times), calendar)))
+
+
 def _select(times: list, init: cftime.datetime, offsets: np.ndarray | None, n: int) -> list[int]:
     index = {t: i for i, t in enumerate(times)}
     span = f"the inputs run from {times[0]} to {times[-1]}"
@@ -196,8 +203,7 @@ def hindcast(
     who = f"checkpoint {fc.source}" if fc is not None else f"model '{model}'"
     ds = open_basin_fields(inputs, basin, variables, grid, who)
     calendar = calendar_of(ds)
-    inits = parse_times(init_times, calendar) if isinstance(init_times, str) \
-        else sorted(set(to_cftime(list(init_times), calendar)))
+    inits = _initial_times(init_times, calendar)
     leads = parse_leads(lead_times)
     offsets = None
     if input_offsets is not None:
@@ -277,8 +283,7 @@ def _true_fields(inputs: Any, basin: str, init_times: str | Sequence, lead_times
     who = f"model '{TRUTH}'"
     ds = open_basin_fields(inputs, basin, list(_DEFAULT_VARIABLES), shape, who)
     calendar = calendar_of(ds)
-    inits = parse_times(init_times, calendar) if isinstance(init_times, str) \
-        else sorted(set(to_cftime(list(init_times), calendar)))
+    inits = _initial_times(init_times, calendar)
     leads = parse_leads(lead_times)
     index = {time_key(t): i for i, t in enumerate(ds.time.values)}
     valid = [[time_key(t0 + timedelta(hours=float(h))) for h in leads] for t0 in inits]
