@@ -26,6 +26,17 @@ def _named(text: str) -> tuple[str, Path]:
     return name, Path(path)
 
 
+_HEADER = "storm,init_time,"
+
+
+def _is_misses_table(path: Path) -> bool:
+    """Whether ``path`` is a file this command wrote (its CSV header starts with the miss keys)."""
+    if not path.is_file():
+        return False
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.readline().startswith(_HEADER)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``hurricane-ode misses``."""
     parser.add_argument("scores", nargs="+", type=_named, metavar="[NAME=]DIR",
@@ -59,8 +70,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"forecast names repeat ({', '.join(names)}); give each a NAME=DIR")
     if not args.match_km > 0:
         raise InputError(f"--match-km must be > 0 km, got {args.match_km}")
-    if args.output is not None and args.output.exists() and not args.overwrite:
-        raise OutputExistsError(f"output {args.output} already exists; pass --overwrite to replace it")
+    if args.output is not None and args.output.exists():
+        if not args.overwrite:
+            raise OutputExistsError(f"output {args.output} already exists; pass --overwrite to replace it")
+        if not _is_misses_table(args.output):  # --overwrite replaces only what this command wrote
+            raise OutputExistsError(f"refusing to replace {args.output}: it is not a table `hurricane-ode misses` "
+                                    f"wrote (a CSV starting '{_HEADER}'); choose another --output")
     truth, _ = read_track_scores(args.truth_scores, follow=False)
     forecasts = {}
     for name, d in args.scores:

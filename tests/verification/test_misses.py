@@ -179,6 +179,16 @@ def test_the_misses_command_counts_prints_and_writes_side_by_side(case, tmp_path
     # an existing output is kept unless --overwrite; a missing file is named
     assert main(["misses", str(a), "--truth-scores", str(t), "--output", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
+    assert main(["misses", str(a), "--truth-scores", str(t), "--output", str(out), "--overwrite"]) == 0
+    assert list(pd.read_csv(out).columns) == ["storm", "init_time", "a"]
+    # --overwrite replaces only a table this command wrote, never a user's file or folder
+    mine = tmp_path / "notes.csv"
+    mine.write_text("station,value\nx,1\n")
+    for victim in (mine, tmp_path / "scores_a"):
+        capsys.readouterr()
+        assert main(["misses", str(a), "--truth-scores", str(t), "--output", str(victim), "--overwrite"]) == 2
+        assert "refusing to replace" in capsys.readouterr().err
+    assert mine.read_text() == "station,value\nx,1\n" and (tmp_path / "scores_a" / "track_follow.csv").is_file()
     assert main(["misses", str(t), "--truth-scores", str(t)]) == 2
     err = capsys.readouterr().err
     assert "track_follow.csv not found" in err and "hurricane-ode score" in err
