@@ -36,6 +36,7 @@ SUBCOMMANDS: dict[str, str] = {
     "hindcast": "hindcast",
     "score": "score",
     "misses": "misses",
+    "compare": "compare",
     "evaluate": "evaluate",
     "plot": "plot",
     "demo": "demo",

@@ -30,6 +30,7 @@ from hurricane_ode.verification.misses import (
     read_track_scores,
     shared_misses,
 )
+from hurricane_ode.verification.significance import compare_scores, verdict
 
 BASELINES = ("persistence", "advection", "advection_lk", "truth")
 
@@ -198,6 +199,26 @@ def shared_rows(eval_dir: Path, models: list[str], reference: str = "advection_l
 MISS_HEADER = ("truth hits",) + MISS_CAUSES + ("hits the truth missed",)
 
 
+VERDICT = {"a": "better", "b": "worse", "tie": "tie", "n/a": "-"}
+
+
+def significance_rows(eval_dir: Path, models: list[str], baselines: tuple[str, ...] = ("persistence", "advection",
+                      "advection_lk"), confidence: float = 0.9) -> dict[str, list[str]]:
+    """Each checkpoint against each baseline, on NMSE (whole basin) and PSL MSE within 600 km: the
+    Diebold-Mariano verdict at every lead of LEADS ("better", "worse", or "tie" where the interval on
+    the mean difference holds zero; hurricane_ode.verification.significance)."""
+    rows: dict[str, list[str]] = {}
+    for m in (m for m in models if m not in BASELINES):
+        for b in (b for b in baselines if b in models):
+            for label, prefix, loss in (("NMSE", "scores", "nmse"), ("PSL 600 km", "scores600", "mse")):
+                a_dir, b_dir = eval_dir / f"{prefix}_{m}", eval_dir / f"{prefix}_{b}"
+                if not (a_dir / "scores.nc").exists() or not (b_dir / "scores.nc").exists():
+                    continue
+                t = compare_scores(a_dir, b_dir, loss, "PSL", confidence=confidence)
+                rows[f"{m} vs {b}, {label}"] = [VERDICT[verdict(t.loc[L])] if L in t.index else "-" for L in LEADS]
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("eval_dir", type=Path)
@@ -249,6 +270,10 @@ def main() -> None:
             print("\n| model | avoidable misses at +24 h (" + ", ".join(FIXABLE_CAUSES)
                   + ") | of them missed by advection_lk too |\n|---|---|---|")
             print("\n".join(f"| {m} | {n} | {k} |" for m, (n, k) in shared.items()))
+    sig = significance_rows(d, models)
+    if sig:
+        print(_table("is each checkpoint's difference from each baseline real? 90 % modified Diebold-Mariano "
+                     "test over initial times (hurricane-ode compare)", sig, LEADS))
     if world.exists():
         ret = depth_retention(d, world, models=models)
         print("\n**depth of the strongest storm at +24 h, forecast / truth (median over inits)**\n")

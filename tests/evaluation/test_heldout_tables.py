@@ -74,3 +74,39 @@ def test_shared_rows_counts_the_avoidable_misses_the_baseline_shares(tables, tmp
                 tmp_path / f"scores_{name}" / "track_follow.csv", index=False)
     assert tables.shared_rows(tmp_path, ["m", "advection_lk", "truth"]) == {"m": (2, 1)}
     assert tables.shared_rows(tmp_path, ["m"], reference="nowhere") == {}
+
+
+def _scores_nc(path: Path, rmse_psl, leads) -> None:
+    """A minimal `hurricane-ode score` output: PSL RMSE [init, lead] (Pa), U850/V850 1 m/s."""
+    import numpy as np
+    import xarray as xr
+
+    n, k = rmse_psl.shape
+    by_init = np.stack([np.ones((n, k)), np.ones((n, k)), rmse_psl], axis=-1)
+    rmse = np.sqrt((by_init**2).mean(axis=0))
+    inits = pd.date_range("2005-08-03", periods=n, freq="12h").strftime("%Y-%m-%dT%H:%M:%S")
+    path.mkdir(parents=True)
+    xr.Dataset({"rmse_by_init": (("init_time", "lead_time", "variable"), by_init),
+                "rmse": (("lead_time", "variable"), rmse),
+                "nmse": (("lead_time", "variable"), rmse**2 / np.array([4.0, 4.0, 2.5e5]))},
+               coords={"init_time": list(inits), "lead_time": [float(L) for L in leads],
+                       "variable": ["U850", "V850", "PSL"]}).to_netcdf(path / "scores.nc")
+
+
+def test_significance_rows_give_each_checkpoint_a_verdict_against_each_baseline(tables, tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    leads = tables.LEADS
+    base = 100.0 * (1 + rng.random((30, 1))) * (1 + np.arange(len(leads)))[None]
+    m = base * 0.7 * (1 + 0.05 * rng.normal(size=base.shape))
+    wobble = 1 + 0.01 * (-1.0) ** np.arange(30)[:, None]  # as good as m, better and worse by turns
+    for prefix in ("scores", "scores600"):
+        _scores_nc(tmp_path / f"{prefix}_m", m, leads)
+        _scores_nc(tmp_path / f"{prefix}_advection_lk", base, leads)
+        _scores_nc(tmp_path / f"{prefix}_persistence", m * wobble, leads)
+    rows = tables.significance_rows(tmp_path, ["m", "persistence", "advection_lk"])
+    assert rows["m vs advection_lk, PSL 600 km"] == ["better"] * len(leads)
+    assert rows["m vs advection_lk, NMSE"] == ["better"] * len(leads)
+    assert rows["m vs persistence, PSL 600 km"] == ["tie"] * len(leads)  # equal on average
+    assert not any(k.startswith("advection_lk vs") for k in rows)  # baselines are not compared
