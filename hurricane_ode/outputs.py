@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from hurricane_ode.errors import OutputError, OutputExistsError
 
@@ -41,7 +42,7 @@ __all__ = [
     "OWNER_ATTR", "OutputDirectoryError", "OutputNotADirectoryError", "OutputPermissionError",
     "check_parent", "check_output_dir", "check_replaceable", "check_work_dir",
     "clean_stale", "replace_path", "remove_path", "restate_os_error", "owner_reason",
-    "atomic_file",
+    "atomic_file", "check_table_output", "write_table",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -188,6 +189,32 @@ def check_replaceable(path: str | os.PathLike) -> Path:
                 "replace it, even with --overwrite: move it away or choose another output"
             )
     return path
+
+
+def check_table_output(path: Path | None, overwrite: bool, header: str, command: str) -> None:
+    """Refuse a CSV ``--output`` of ``command`` that exists, unless ``overwrite`` and it is a table
+    ``command`` wrote (its first line starts with ``header``): never a user's file or folder.
+
+    Raises :class:`OutputExistsError` naming the path; a missing path (or None) passes.
+    """
+    if path is None or not path.exists():
+        return
+    if not overwrite:
+        raise OutputExistsError(f"output {path} already exists; pass --overwrite to replace it")
+    ours = False
+    if path.is_file():
+        with open(path, encoding="utf-8", errors="replace") as f:
+            ours = f.readline().startswith(header)
+    if not ours:
+        raise OutputExistsError(f"refusing to replace {path}: it is not a table `hurricane-ode {command}` "
+                                f"wrote (a CSV starting '{header}'); choose another --output")
+
+
+def write_table(table: Any, path: Path) -> None:
+    """Write a DataFrame (its index as columns) to the CSV ``path`` atomically, making its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(path) as tmp:
+        table.reset_index().to_csv(tmp, index=False)
 
 
 # --------------------------------------------------------------------------- swap, clean

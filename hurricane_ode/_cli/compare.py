@@ -35,26 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 _HEADER = "lead_time_h,a,b,mean_diff,"
 
 
-def _is_compare_table(path: Path) -> bool:
-    """Whether ``path`` is a file this command wrote (its CSV header)."""
-    if not path.is_file():
-        return False
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return f.readline().startswith(_HEADER)
-
-
 def run(args: argparse.Namespace) -> int:
     """Test, print and (with --output) write the comparison."""
-    from hurricane_ode.errors import OutputExistsError
-    from hurricane_ode.outputs import atomic_file
+    from hurricane_ode.outputs import check_table_output, write_table
     from hurricane_ode.verification.significance import compare_scores, verdict
 
-    if args.output is not None and args.output.exists():
-        if not args.overwrite:
-            raise OutputExistsError(f"output {args.output} already exists; pass --overwrite to replace it")
-        if not _is_compare_table(args.output):  # --overwrite replaces only a table this command wrote
-            raise OutputExistsError(f"refusing to replace {args.output}: it is not a table `hurricane-ode compare` "
-                                    f"wrote (a CSV starting '{_HEADER}'); choose another --output")
+    check_table_output(args.output, args.overwrite, _HEADER, "compare")  # only a table it wrote is replaced
     table = compare_scores(args.a, args.b, args.loss, args.variable, confidence=args.confidence, method=args.method)
     table["better"] = table.apply(verdict, axis=1).replace({"a": "A", "b": "B"})
     what = "normalised MSE" if args.loss == "nmse" else f"RMSE of {args.variable} (test on its MSE)"
@@ -66,8 +52,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"| {lead:g} | {r['a']:.4g} | {r['b']:.4g} | {r['mean_diff']:.3g} | "
               f"[{r['ci_lower']:.3g}, {r['ci_upper']:.3g}] | {r['p_a_better']:.2f} | {r['better']} |")
     if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(args.output) as tmp:
-            table.reset_index().to_csv(tmp, index=False)
+        write_table(table, args.output)
         print(f"\nwrote {args.output}")
     return 0

@@ -29,14 +29,6 @@ def _named(text: str) -> tuple[str, Path]:
 _HEADER = "storm,init_time,"
 
 
-def _is_misses_table(path: Path) -> bool:
-    """Whether ``path`` is a file this command wrote (its CSV header starts with the miss keys)."""
-    if not path.is_file():
-        return False
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return f.readline().startswith(_HEADER)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``hurricane-ode misses``."""
     parser.add_argument("scores", nargs="+", type=_named, metavar="[NAME=]DIR",
@@ -54,8 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Count, print and (with --output) write the misses."""
-    from hurricane_ode.errors import InputError, OutputExistsError
-    from hurricane_ode.outputs import atomic_file
+    from hurricane_ode.errors import InputError
+    from hurricane_ode.outputs import check_table_output, write_table
     from hurricane_ode.verification.misses import (
         FIXABLE_CAUSES,
         MISS_CAUSES,
@@ -70,12 +62,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"forecast names repeat ({', '.join(names)}); give each a NAME=DIR")
     if not args.match_km > 0:
         raise InputError(f"--match-km must be > 0 km, got {args.match_km}")
-    if args.output is not None and args.output.exists():
-        if not args.overwrite:
-            raise OutputExistsError(f"output {args.output} already exists; pass --overwrite to replace it")
-        if not _is_misses_table(args.output):  # --overwrite replaces only what this command wrote
-            raise OutputExistsError(f"refusing to replace {args.output}: it is not a table `hurricane-ode misses` "
-                                    f"wrote (a CSV starting '{_HEADER}'); choose another --output")
+    check_table_output(args.output, args.overwrite, _HEADER, "misses")  # only a table it wrote is replaced
     truth, _ = read_track_scores(args.truth_scores, follow=False)
     forecasts = {}
     for name, d in args.scores:
@@ -105,8 +92,6 @@ def run(args: argparse.Namespace) -> int:
             others = table.drop(columns=n).notna().all(axis=1)
             print(f"  {n}: {int(avoidable[n].sum())}, shared by all the others {int((avoidable[n] & others).sum())}")
     if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(args.output) as tmp:
-            table.reset_index().to_csv(tmp, index=False)
+        write_table(table, args.output)
         print(f"\nwrote {args.output} ({len(table)} miss(es) at +{args.lead:g} h)")
     return 0
