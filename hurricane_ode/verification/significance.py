@@ -73,10 +73,12 @@ def loss_by_init(scores: xr.Dataset, loss: str = "nmse", variable: str = "PSL") 
 
 
 def _spacing_h(init_times: np.ndarray) -> float:
-    t = pd.to_datetime(pd.Index([str(x) for x in init_times]), errors="coerce")
-    if t.isna().any() or len(t) < 2:
+    """Median hours between consecutive initial times (``time_key`` strings; the calendar is not
+    stored, so a date only a model calendar has, such as 360_day's 30 February, is skipped)."""
+    t = pd.to_datetime(pd.Index([str(x) for x in init_times]), errors="coerce", format="ISO8601")
+    gaps = (np.diff(t.values).astype("timedelta64[s]").astype(float) / 3600.0)[~(t[1:].isna() | t[:-1].isna())]
+    if gaps.size == 0:
         raise InputError("compare_scores needs at least two initial times in ISO form to know their spacing")
-    gaps = np.diff(t.values).astype("timedelta64[s]").astype(float) / 3600.0
     if not (gaps > 0).all():
         raise InputError("initial times must be increasing")
     return float(np.median(gaps))
@@ -136,10 +138,10 @@ def compare_scores(
         pooled = (math.sqrt(pa), math.sqrt(pb)) if loss == "mse" else (pa, pb)
         row = {"lead_time_h": lead, "a": pooled[0], "b": pooled[1], "mean_diff": float(np.nanmean(series)) if ok.any() else np.nan,
                "ci_lower": np.nan, "ci_upper": np.nan, "p_a_better": np.nan, "h": int(h[i]), "n": int(ok.sum())}
-        if ok.sum() > h[i] + 1 and np.nanstd(series[ok]) > 0:
-            # unit scale first: the test is scale-free, but HG's least-squares fit of the
-            # autocovariance starts from (1, 1) and does not converge on Pa^4-sized values
-            scale = float(np.nanstd(series[ok]))
+        # unit scale first: the test is scale-free, but HG's least-squares fit of the
+        # autocovariance starts from (1, 1) and does not converge on Pa^4-sized values
+        scale = float(np.std(series[ok])) if ok.any() else 0.0
+        if ok.sum() > h[i] + 1 and scale > 0:
             da = xr.DataArray(series[ok][None] / scale, dims=("series", "init"), coords={"h": ("series", [int(h[i])])})
             res = diebold_mariano(da, "series", "h", method=method, confidence_level=confidence,
                                   statistic_distribution="t")

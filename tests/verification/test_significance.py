@@ -138,3 +138,12 @@ def test_the_compare_command_prints_writes_and_keeps_a_users_file(tmp_path, caps
     mine.write_text("station,value\n")
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--output", str(mine), "--overwrite"]) == 2
     assert "refusing to replace" in capsys.readouterr().err and mine.read_text() == "station,value\n"
+
+
+def test_a_model_calendar_date_does_not_stop_the_spacing():
+    """360_day has 30 February, which pandas cannot parse: its gaps are skipped, not refused."""
+    a, b = _pair(n=6)
+    keys = ["2005-02-29T00:00:00", "2005-02-29T12:00:00", "2005-02-30T00:00:00", "2005-02-30T12:00:00",
+            "2005-03-01T00:00:00", "2005-03-01T12:00:00"]
+    a, b = (s.assign_coords(init_time=keys) for s in (a, b))
+    assert compare_scores(a, b)["h"].tolist() == [1, 1, 2, 4]
